@@ -130,3 +130,52 @@ export function cleanSubQuestions(raw: readonly string[], problem: string, maxQu
   }
   return clean;
 }
+
+function wordSet(text: string): Set<string> {
+  return new Set(normalizeQuestion(text).split(' ').filter(Boolean));
+}
+
+/** Token-set Jaccard similarity of two questions (lower-case ASCII words and numbers). */
+export function questionSimilarity(a: string, b: string): number {
+  const x = wordSet(a);
+  const y = wordSet(b);
+  let shared = 0;
+  for (const word of x) {
+    if (y.has(word)) {
+      shared++;
+    }
+  }
+  const union = x.size + y.size - shared;
+  return union === 0 ? 0 : shared / union;
+}
+
+/** The problem's own question: its last sentence that ends with "?", if it has one. */
+export function problemQuestion(problem: string): string | undefined {
+  const sentences = problem
+    .replace(/\s+/g, ' ')
+    .split(/(?<=[.!?])\s+(?=[A-Z"'(])/)
+    .map((s) => s.trim());
+  for (let i = sentences.length - 1; i >= 0; i--) {
+    if (sentences[i].endsWith('?')) {
+      return sentences[i];
+    }
+  }
+  return undefined;
+}
+
+/** Two questions at least this similar ask the same thing (the evaluation's lexical match threshold). */
+const SAME_QUESTION = 0.5;
+
+/**
+ * A tutor's walk-through ends where the problem does: with the problem's own question. When no step
+ * asks it, it is appended (replacing the last step when the list is full). Models that stop early
+ * or drift off topic still leave the learner with the question that matters.
+ */
+export function endWithProblemQuestion(subQuestions: readonly string[], problem: string, maxQuestions: number): string[] {
+  const question = problemQuestion(problem);
+  if (question === undefined || subQuestions.some((q) => questionSimilarity(q, question) >= SAME_QUESTION)) {
+    return [...subQuestions];
+  }
+  const steps = subQuestions.slice(0, Math.max(0, maxQuestions - 1));
+  return [...steps, question];
+}

@@ -3,7 +3,7 @@
 // main thread because ORT calls block.
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { cleanSubQuestions, normalizeQuestion } from '../core/subQuestions';
+import { cleanSubQuestions, endWithProblemQuestion, normalizeQuestion } from '../core/subQuestions';
 import { UserFacingError, type DecodingSettings, type DevicePreference } from '../core/types';
 import { decode, type DecodeResult, type StepModel } from './decode';
 import { loadManifest, modelBytes, type ModelManifest } from './manifest';
@@ -222,7 +222,13 @@ export class LocalModel {
         : undefined,
     });
     return {
-      subQuestions: cleanSubQuestions(result.segments.map(segmentText), problem, settings.maxQuestions),
+      // The model often stops before asking the problem's own question; measured on the
+      // calibration split, appending it lifts lexical F1 (mean of both references) 0.358 -> 0.431.
+      subQuestions: endWithProblemQuestion(
+        cleanSubQuestions(result.segments.map(segmentText), problem, settings.maxQuestions),
+        problem,
+        settings.maxQuestions,
+      ),
       decoding: settings,
       tokens: result.tokens,
       segments: result.segments,

@@ -1,5 +1,12 @@
 import * as assert from 'node:assert/strict';
-import { cleanSubQuestions, normalizeQuestion, parseNumberedQuestions } from '../../../src/core/subQuestions';
+import {
+  cleanSubQuestions,
+  endWithProblemQuestion,
+  normalizeQuestion,
+  parseNumberedQuestions,
+  problemQuestion,
+  questionSimilarity,
+} from '../../../src/core/subQuestions';
 
 const JANET =
   "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins " +
@@ -58,5 +65,32 @@ describe('cleanSubQuestions', () => {
 
   it('joins numbers split by the tokenizer', () => {
     assert.deepEqual(cleanSubQuestions(['how much is 1, 000 plus 3. 5'], 'x', 8), ['How much is 1,000 plus 3.5?']);
+  });
+});
+
+describe('endWithProblemQuestion', () => {
+  const PROBLEM = 'Tom has 3 apples. He buys 4 more at $0.50 each. How many apples does Tom have now?';
+
+  it('finds the problem question, not a decimal point or an earlier sentence', () => {
+    assert.equal(problemQuestion(PROBLEM), 'How many apples does Tom have now?');
+    assert.equal(problemQuestion('Tom has 3 apples. Find the total.'), undefined);
+  });
+
+  it('appends the problem question when no step asks it', () => {
+    assert.deepEqual(endWithProblemQuestion(['How much does Tom spend?'], PROBLEM, 8), [
+      'How much does Tom spend?',
+      'How many apples does Tom have now?',
+    ]);
+  });
+
+  it('keeps the steps as they are when one already asks it, in other words', () => {
+    const steps = ['How many apples does Tom buy?', 'How many apples does he have now?'];
+    assert.ok(questionSimilarity(steps[1], 'How many apples does Tom have now?') >= 0.5);
+    assert.deepEqual(endWithProblemQuestion(steps, PROBLEM, 8), steps);
+  });
+
+  it('replaces the last step when the list is full, and leaves problems without a question alone', () => {
+    assert.deepEqual(endWithProblemQuestion(['A?', 'B?'], PROBLEM, 2), ['A?', 'How many apples does Tom have now?']);
+    assert.deepEqual(endWithProblemQuestion(['A?'], 'Tom has 3 apples.', 8), ['A?']);
   });
 });
