@@ -1,0 +1,1 @@
+"""Python training pipeline for the step-by-step decomposer (see docs/ARCHITECTURE.md)."""

@@ -1,0 +1,58 @@
+"""Quality and speed of an exported model directory on the HELD-OUT CALIBRATION problems
+(GSM8K test lines 240-318; never the evaluation split), for selection of decoding settings and
+int8-vs-fp32. Official evaluation-split numbers come from training/evaluate/ (`npm run eval`).
+
+python -m training.calibrate --model models [--beams 1 4] [--ngram 0 4] [--limit N]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from .common import data_dir
+from .data import heldout_calibration
+from .decode import OnnxStepper, clean_questions, decode_text
+from .metrics import score
+
+
+def run(model_dir: str, beams: int, ngram: int | None, limit: int | None, threads: int = 1) -> dict:
+    st = OnnxStepper(model_dir, threads=threads)
+    man = json.loads(json.dumps(st.manifest))
+    if ngram is not None:
+        man["decoding"]["noRepeatNgram"] = ngram
+    items = heldout_calibration(data_dir())
+    items = items[:limit] if limit else items
+    preds, ms, toks = [], [], []
+    for it in items:
+        t = time.perf_counter()
+        out = decode_text(st, it["problem"], man, beams)
+        ms.append((time.perf_counter() - t) * 1000)
+        toks.append(len(out["ids"]))
+        preds.append(clean_questions(out["questions"], man["decoding"]["maxQuestions"]))
+    res = score(preds, items)
+    res.update(model=model_dir, precision=man["precision"], beams=beams, noRepeatNgram=man["decoding"]["noRepeatNgram"],
+               p50_ms=round(statistics.median(ms), 1), p95_ms=round(sorted(ms)[int(0.95 * (len(ms) - 1))], 1),
+               mean_tokens=round(sum(toks) / len(toks), 1),
+               model_mb=round(sum(f["bytes"] for f in man["files"].values()) / 1e6, 1))
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", nargs="+", default=["models"])
+    ap.add_argument("--beams", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--ngram", type=int, nargs="+", default=[None])
+    ap.add_argument("--limit", type=int)
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    for m in a.model:
+        for b in a.beams:
+            for n in a.ngram:
+                print(json.dumps(run(m, b, n, a.limit, a.threads)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

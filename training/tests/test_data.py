@@ -1,0 +1,49 @@
+import json
+
+import pytest
+
+from training import data as D
+from training.common import data_dir, encode_source, EOS
+
+ROOT = data_dir()
+
+
+def test_evaluation_split_is_refused():
+    with pytest.raises(AssertionError):
+        D.calibration_indices(300, 320)
+
+
+def test_socratic_questions_are_stripped():
+    ex = D.load_train(ROOT, limit=3)
+    assert ex[0].questions[0] == "How many clips did Natalia sell in May?"
+    assert all(" ** " not in q for e in ex for q in e.questions)
+
+
+def test_calibration_material_stays_in_calibration_lines():
+    ex = D.load_calibration(ROOT, 0, 10)
+    assert ex and all(0 <= e.index < 10 for e in ex)
+    kinds = {e.kind for e in ex}
+    assert {"socratic", "llm", "compact", "llm_eval"} <= kinds
+    assert all(0.0 <= e.reward <= 1.0 for e in ex)
+    held = D.heldout_calibration(ROOT)
+    assert [h["index"] for h in held] == list(range(D.CAL_TRAIN_END, D.CAL_END))
+
+
+def test_feedback_records(tmp_path):
+    f = tmp_path / "fb.jsonl"
+    recs = [{"question": "Tom has 3 apples and buys 2. How many now?", "answers": ["How many apples?"],
+             "rewards": {"usefulness": [1.0], "answer_correctness": 1}},
+            {"question": "x", "answers": ["Why?"], "rewards": {"usefulness": [], "answer_correctness": 0}}]
+    f.write_text("\n".join(json.dumps(r) for r in recs))
+    ex = D.load_feedback(f)
+    assert [e.reward for e in ex] == [1.0, 0.0]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"question": "q"}))
+    with pytest.raises(SystemExit):
+        D.load_feedback(bad)
+
+
+def test_source_keeps_the_end():
+    long = "word " * 400 + "How many apples?"
+    ids = encode_source(long, 64)
+    assert len(ids) == 64 and ids[-1] == EOS

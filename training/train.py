@@ -1,0 +1,403 @@
+"""One entry point for the decomposer: data -> (cached frozen encoder) -> train decoder -> select on
+the held-out calibration problems -> export ONNX (+ parity check).
+
+  python -m training.train --method fbc --out training/runs/fbc          # the real recipe
+  python -m training.train --tiny                                         # whole path in minutes, temp dir
+  python -m training.train --feedback feedback.jsonl --init CKPT --out DIR  # fine-tune on user feedback
+  torchrun --nproc_per_node 2 -m training.train --tiny                    # DDP, gloo on CPU
+
+Methods (rewards: training/data.py, justification: models/README.md):
+  bc    every reference decomposition (socratic + the LLM's), reward ignored;
+  fbc   Filtered BC: only decompositions with reward >= 0.5 (LLM: answer correct; socratic: no
+        repeated sub-question, 2-8 questions; the paper's compact models: >= 3 of 4 answerers right);
+  awbc  advantage-weighted BC over ALL of them, negatives included: weight = exp((r - b) / beta),
+        b = mean reward of the problem's decompositions (kind mean when the problem has one).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import random
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+
+from . import data as D
+from .common import EOS, BOS, PAD, RUNS, data_dir, encode_source, encode_target
+from .model import Config, FrozenEncoder, build, load_minilm
+
+SEED = 1234
+TINY_TOKENS = 24  # --tiny decodes at most this many tokens (its barely trained model rarely stops)
+
+
+def log(*a):
+    if rank() == 0:
+        print(time.strftime("%H:%M:%S"), *a, flush=True)
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def world() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+# ------------------------------------------------------------------------------------ examples
+def select(examples: list[D.Example], method: str, llm_weight: float, beta: float = 0.5) -> list[tuple[D.Example, float]]:
+    """(example, weight) pairs for the method. The LLM style exists only on 240 calibration
+    problems vs 7.7k socratic sets; llm_weight up-weights it because the target scores both styles
+    equally."""
+    kind_w = {"socratic": 1.0, "llm": llm_weight, "llm_eval": llm_weight, "compact": 1.0, "feedback": 4.0}
+    out: list[tuple[D.Example, float]] = []
+    seen = set()
+
+    def dedupe(e: D.Example) -> bool:
+        key = (e.problem, tuple(D.normalize_question(q) for q in e.questions))
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
+    if method == "bc":
+        for e in examples:
+            if e.kind in ("socratic", "llm", "feedback") and dedupe(e):
+                out.append((e, kind_w[e.kind]))
+    elif method == "fbc":
+        for e in examples:
+            thr = 0.75 if e.kind in ("compact", "llm_eval") else 0.5
+            if e.reward >= thr and not D.has_repeat(e.questions) and dedupe(e):
+                out.append((e, kind_w[e.kind]))
+    elif method == "awbc":
+        by_problem: dict[str, list[float]] = defaultdict(list)
+        by_kind: dict[str, list[float]] = defaultdict(list)
+        for e in examples:
+            by_problem[e.problem].append(e.reward)
+            by_kind[e.kind].append(e.reward)
+        for e in examples:
+            rs = by_problem[e.problem]
+            b = sum(rs) / len(rs) if len(rs) > 1 else sum(by_kind[e.kind]) / len(by_kind[e.kind])
+            w = min(math.exp((e.reward - b) / beta), 20.0)
+            if dedupe(e):
+                out.append((e, kind_w[e.kind] * w))
+    else:
+        raise SystemExit(f"unknown --method {method}")
+    return out
+
+
+# ------------------------------------------------------------------------------------ encoder cache
+@torch.no_grad()
+def encode_all(problems: list[str], cache_path: Path | None, bert=None, batch: int = 32) -> dict[str, torch.Tensor]:
+    """MiniLM states for every problem, computed once (frozen encoder) and cached as fp16."""
+    cache: dict[str, torch.Tensor] = {}
+    if cache_path and cache_path.exists():
+        cache = torch.load(cache_path, weights_only=False)
+    todo = sorted({p for p in problems if p not in cache}, key=len)
+    if todo:
+        enc = FrozenEncoder(bert if bert is not None else load_minilm()).eval()
+        t0 = time.time()
+        for i in range(0, len(todo), batch):
+            chunk = todo[i:i + batch]
+            ids = [encode_source(p) for p in chunk]
+            s = max(map(len, ids))
+            x = torch.zeros(len(ids), s, dtype=torch.long); m = torch.zeros_like(x)
+            for j, row in enumerate(ids):
+                x[j, :len(row)] = torch.tensor(row); m[j, :len(row)] = 1
+            h = enc(x, m)
+            for j, p in enumerate(chunk):
+                cache[p] = h[j, :len(ids[j])].to(torch.float16).clone()
+            if (i // batch) % 40 == 0:
+                log(f"encoded {i + len(chunk)}/{len(todo)} problems ({time.time() - t0:.0f}s)")
+        if cache_path:
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_path.with_suffix(".tmp")
+            torch.save(cache, tmp)
+            os.replace(tmp, cache_path)
+    return cache
+
+
+# ------------------------------------------------------------------------------------ batching
+def make_batches(items: list[tuple[list[int], list[int], float, str]], batch_tokens: int, rng: random.Random):
+    """Length-bucketed batches (less padding on a CPU), shuffled."""
+    idx = sorted(range(len(items)), key=lambda i: (len(items[i][1]) + rng.random() * 4))
+    batches, cur, cur_max = [], [], 0
+    for i in idx:
+        n = len(items[i][1]) + 1
+        if cur and max(cur_max, n) * (len(cur) + 1) > batch_tokens:
+            batches.append(cur); cur, cur_max = [], 0
+        cur.append(i); cur_max = max(cur_max, n)
+    if cur:
+        batches.append(cur)
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(batch, items, cache):
+    b = len(batch)
+    src = [items[i][0] for i in batch]
+    tgt = [items[i][1] for i in batch]
+    s = max(map(len, src)); t = max(map(len, tgt))
+    h = torch.zeros(b, s, 384)
+    src_ids = torch.zeros(b, s, dtype=torch.long); mask = torch.zeros(b, s, dtype=torch.long)
+    dec_in = torch.zeros(b, t, dtype=torch.long); targets = torch.zeros(b, t, dtype=torch.long)
+    tmask = torch.zeros(b, t)
+    w = torch.tensor([items[i][2] for i in batch])
+    for j, i in enumerate(batch):
+        sj, tj = src[j], tgt[j]
+        h[j, :len(sj)] = cache[items[i][3]].float()
+        src_ids[j, :len(sj)] = torch.tensor(sj); mask[j, :len(sj)] = 1
+        dec_in[j, :len(tj)] = torch.tensor([BOS] + tj[:-1]); targets[j, :len(tj)] = torch.tensor(tj)
+        tmask[j, :len(tj)] = 1
+    return h, mask, src_ids, dec_in, targets, tmask, w
+
+
+class LossModule(nn.Module):
+    """What DDP wraps: per-token log-likelihood of the targets from cached encoder states."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, h, mask, src_ids, dec_in, targets):
+        return self.model.loss_terms(h, mask, src_ids, dec_in, targets)
+
+
+# ------------------------------------------------------------------------------------ evaluation
+def evaluate(model, items: list[dict], beams: int = 1, no_repeat_ngram: int = 0, limit: int | None = None,
+             max_new_tokens: int = 160) -> dict:
+    from .decode import TorchStepper, clean_questions, decode
+    from .metrics import score
+    st = TorchStepper(model)
+    items = items[:limit] if limit else items
+    preds = []
+    for it in items:
+        out = decode(st, encode_source(it["problem"]), beams=beams, max_questions=8, max_new_tokens=max_new_tokens,
+                     no_repeat_ngram=no_repeat_ngram)
+        preds.append(clean_questions(out["questions"]))
+    model.train()
+    return score(preds, items) | {"example": preds[0] if preds else []}
+
+
+def save_ckpt(model, path: Path, extra: dict) -> None:
+    state = {k: v for k, v in model.state_dict().items()
+             if not k.startswith("encoder.") and k != "decoder.word_emb.weight"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"config": model.cfg.to_dict(), "state": state, **extra}, path)
+
+
+def load_weights(model, path: Path) -> dict:
+    if not Path(path).exists():
+        raise SystemExit(f"--init checkpoint not found: {path}")
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    missing, unexpected = model.load_state_dict(ck["state"], strict=False)
+    bad = [k for k in missing if not (k.startswith("encoder.") or k == "decoder.word_emb.weight")]
+    if bad or unexpected:
+        raise SystemExit(f"{path}: checkpoint does not fit this model (missing {bad}, unexpected {unexpected})")
+    return ck
+
+
+# ------------------------------------------------------------------------------------ main
+def parse(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--method", choices=["bc", "fbc", "awbc"], default="fbc")
+    ap.add_argument("--tiny", action="store_true", help="small data, few steps, export + parity into a temp dir")
+    ap.add_argument("--out", help="output directory (default: training/runs/<method>; --tiny: a temp dir)")
+    ap.add_argument("--data", help="data root (default ../shared/data)")
+    ap.add_argument("--feedback", help="JSONL/JSON of exported user feedback to fine-tune on")
+    ap.add_argument("--init", help="checkpoint (model.pt) to start from; required with --feedback")
+    ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--epochs", type=float, default=3.0)
+    ap.add_argument("--minutes", type=float, default=0, help="stop training after this many minutes (0: no limit)")
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--batch-tokens", type=int, default=1536)
+    ap.add_argument("--llm-weight", type=float, default=3.0)
+    ap.add_argument("--eval-every", type=int, default=0, help="steps between calibration evaluations (0: per epoch)")
+    ap.add_argument("--eval-limit", type=int, default=0)
+    ap.add_argument("--no-export", action="store_true")
+    ap.add_argument("--fp32", action="store_true", help="export fp32 instead of int8")
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: 2; DDP ranks use 1)")
+    ap.add_argument("--cache-only", action="store_true", help="only compute the frozen-encoder cache")
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    a = parse(argv)
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if distributed:
+        dist.init_process_group("gloo")
+        torch.set_num_threads(1)
+    else:
+        torch.set_num_threads(a.threads or max(1, min(2, os.cpu_count() or 1)))
+    random.seed(a.seed); np.random.seed(a.seed); torch.manual_seed(a.seed)
+    root = data_dir(a.data)
+    tmpdir = None
+    if a.out:
+        out = Path(a.out)
+    elif a.tiny:
+        tmpdir = tempfile.mkdtemp(prefix="decomposer-tiny-")
+        out = Path(tmpdir)
+    else:
+        out = RUNS / a.method
+    if distributed and a.tiny and not a.out:
+        # every rank must write into the same directory: rank 0 chooses it
+        obj = [str(out)]
+        dist.broadcast_object_list(obj, src=0)
+        out = Path(obj[0])
+    out.mkdir(parents=True, exist_ok=True)
+
+    # ---- data
+    examples = D.build_dataset(root, tiny=a.tiny)
+    heldout = D.heldout_calibration(root)
+    if a.tiny:
+        heldout = heldout[:4]
+    if a.feedback:
+        if not a.init:
+            raise SystemExit("--feedback needs --init CKPT (the released model's model.pt)")
+        fb = D.load_feedback(Path(a.feedback))
+        # replay a sample of the original data so a few hundred feedback records cannot erase the skill
+        rng = random.Random(a.seed)
+        replay = rng.sample(examples, min(len(examples), 4 * len(fb) + 64))
+        examples = fb + replay
+        log(f"feedback: {len(fb)} records ({sum(1 for e in fb if e.meta.get('thumb_up'))} thumbs up) + {len(replay)} replay")
+    pairs = select(examples, a.method, a.llm_weight)
+    mean_w = sum(w for _, w in pairs) / len(pairs)
+    items = [(encode_source(e.problem), encode_target(e.questions), w / mean_w, e.problem) for e, w in pairs]
+    log(f"method={a.method} examples={len(items)} kinds="
+        f"{dict(sorted(((k, sum(1 for e, _ in pairs if e.kind == k)) for k in {e.kind for e, _ in pairs})))}")
+
+    # ---- model
+    bert = load_minilm()
+    if a.init:
+        ck = torch.load(a.init, map_location="cpu", weights_only=False)
+        cfg = Config(**{**ck["config"], "warm_start": False})
+    else:
+        cfg = Config(n_layers=a.layers, out_vocab=D.output_vocab(D.build_dataset(root, tiny=False)))
+    model = build(cfg, bert=bert, with_encoder=True, seed=a.seed)
+    if a.init:
+        load_weights(model, Path(a.init))
+
+    # ---- frozen encoder cache (rank 0 computes, the others wait and read)
+    cache_path = RUNS / "cache" / ("minilm_tiny.pt" if a.tiny else "minilm.pt")
+    if rank() == 0:
+        cache = encode_all([e.problem for e in examples], cache_path, bert)
+    if distributed:
+        dist.barrier()
+        if rank() != 0:
+            cache = encode_all([e.problem for e in examples], cache_path, bert)
+    if a.cache_only:
+        return {"cache": str(cache_path), "problems": len(cache)}
+
+    # ---- training
+    trainable = [p for p in model.parameters() if p.requires_grad and not any(p is q for q in model.encoder.parameters())]
+    model.encoder.requires_grad_(False)
+    lm = LossModule(model)
+    net = nn.parallel.DistributedDataParallel(lm) if distributed else lm
+    opt = torch.optim.AdamW(trainable, lr=a.lr, weight_decay=0.01)
+    rng = random.Random(a.seed)
+    epochs = a.epochs
+    max_steps_tiny = 8
+    if a.tiny:
+        a.batch_tokens = min(a.batch_tokens, 768)
+    steps_per_epoch = len(make_batches(items, a.batch_tokens, random.Random(0))) // world()
+    total = max(1, int(steps_per_epoch * epochs)) if not a.tiny else max_steps_tiny
+    warm = min(200, max(1, total // 10))
+    t_start = time.time()
+
+    def progress(s: int) -> float:
+        # with --minutes (single process only) the decay follows the clock, so a run cut by time
+        # still ends at a low learning rate; DDP ranks must agree, so they follow steps only
+        p = s / total
+        if a.minutes and not distributed:
+            p = max(p, (time.time() - t_start) / (a.minutes * 60))
+        return min(p, 1.0)
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * max(0.05, 1 - progress(s)))
+    log(f"trainable params {sum(p.numel() for p in trainable):,}  steps/epoch {steps_per_epoch}  total {total}  world {world()}")
+    eval_every = a.eval_every or steps_per_epoch
+    history, best, step, t0 = [], None, 0, time.time()
+    best_path = out / "model.pt"
+    model.train(); model.encoder.eval()
+    done = False
+    while not done:
+        batches = make_batches(items, a.batch_tokens, rng)
+        batches = batches[: len(batches) - len(batches) % world()] if world() > 1 else batches
+        for bi in range(rank(), len(batches), world()):
+            h, mask, src_ids, dec_in, targets, tmask, w = collate(batches[bi], items, cache)
+            lp = net(h, mask, src_ids, dec_in, targets)
+            tok_w = tmask * w[:, None]
+            loss = -(lp * tok_w).sum() / tmask.sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            opt.step(); sched.step(); step += 1
+            if step % 25 == 0 or a.tiny:
+                log(f"step {step}/{total} loss {loss.item():.4f} lr {sched.get_last_lr()[0]:.2e} {time.time() - t0:.0f}s")
+            timeout = a.minutes and (time.time() - t0) > a.minutes * 60
+            if timeout and distributed:  # every rank must stop at the same step
+                flag = torch.tensor([1.0 if timeout else 0.0]); dist.all_reduce(flag); timeout = flag.item() > 0
+            last = step >= total or timeout
+            if (step % eval_every == 0 or last) and rank() == 0:
+                model.eval()
+                m = evaluate(model, heldout, limit=a.eval_limit or None, max_new_tokens=TINY_TOKENS if a.tiny else 160)
+                m.update(step=step, minutes=round((time.time() - t0) / 60, 1))
+                history.append(m)
+                log("calibration-heldout", json.dumps(m))
+                if best is None or m["f1_mean"] >= best["f1_mean"]:
+                    best = m
+                    save_ckpt(model, best_path, {"metrics": m, "method": a.method, "args": vars(a)})
+                model.train(); model.encoder.eval()
+            if distributed:
+                dist.barrier()
+            if last:
+                done = True
+                break
+    result = {"method": a.method, "out": str(out), "best": best, "history": history, "steps": step,
+              "train_minutes": round((time.time() - t0) / 60, 1)}
+    if rank() == 0:
+        (out / "train_log.json").write_text(json.dumps(result, indent=1))
+        if not a.no_export:
+            result.update(export_and_check(best_path, out / "export", int8=not a.fp32,
+                                           decoding={"maxNewTokens": TINY_TOKENS} if a.tiny else None))
+            (out / "train_log.json").write_text(json.dumps(result, indent=1))
+        log("done", json.dumps({k: v for k, v in result.items() if k != "history"}))
+    if distributed:
+        dist.barrier()
+        dist.destroy_process_group()
+    return result
+
+
+def export_and_check(ckpt: Path, out: Path, int8: bool, decoding: dict | None = None) -> dict:
+    """Export fp32, check ONNX == PyTorch token for token (greedy and beam) on the fixed problems,
+    then export the requested precision with reference.json."""
+    from .decode import OnnxStepper, TorchStepper, decode_text
+    from .export import REFERENCE_PROBLEMS, export, load_checkpoint
+    model = load_checkpoint(ckpt).eval()
+    fp32 = out.parent / (out.name + "-fp32")
+    man = export(model, fp32, int8=False, reference=False, decoding=decoding)
+    onnx, torch_ = OnnxStepper(fp32), TorchStepper(model)
+    mismatches = 0
+    for p in REFERENCE_PROBLEMS:
+        for beams in (1, man["decoding"]["beams"]):
+            if decode_text(onnx, p, man, beams)["ids"] != decode_text(torch_, p, man, beams)["ids"]:
+                mismatches += 1
+    log(f"parity onnx-fp32 vs pytorch: {mismatches} mismatches over {2 * len(REFERENCE_PROBLEMS)} decodes")
+    if mismatches:
+        raise SystemExit("ONNX export does not reproduce the PyTorch model")
+    man = export(model, out, int8=int8, decoding=decoding)
+    return {"export": str(out), "parity_mismatches": mismatches,
+            "model_bytes": sum(f["bytes"] for f in man["files"].values())}
+
+
+if __name__ == "__main__":
+    main()
