@@ -30,23 +30,59 @@ def test_torchrun_two_gloo_processes(tmp_path):
     assert "world 2" in r.stdout
 
 
-def test_feedback_finetune_from_checkpoint(tmp_path):
-    """--feedback + --init: fine-tunes an existing checkpoint on exported thumbs up/down records."""
+# A synthetic feedback log written through the extension's own FeedbackLog (compiled by `tsc` to out/):
+# two decompositions liked, one disliked with a reason, one shown but never rated.
+WRITE_LOG = r"""
+const { FeedbackLog } = require(process.argv[1]);
+const log = new FeedbackLog({ dir: process.argv[2] });
+const shown = (problem, subQuestions) => log.recordShown({
+  problem, subQuestions, source: 'local', model: 'gsm-decomposer@test', device: 'cpu', ms: 1, warnings: [],
+  decoding: { beams: 4, maxQuestions: 8, maxNewTokens: 160, noRepeatNgram: 0 } });
+(async () => {
+  const a = await shown('Tom has 3 apples and buys 2 more. How many apples does he have now?',
+    ['How many apples does Tom buy?', 'How many apples does Tom have now?']);
+  await log.recordVote(a, 0, 1); await log.recordVote(a, 'overall', 1);
+  const b = await shown('A pen costs $2. How much do 5 pens cost?', ['What is a pen?']);
+  await log.recordVote(b, 'overall', -1, 'not helpful');
+  const c = await shown('Ann reads 10 pages a day. How many pages does she read in 3 days?',
+    ['How many pages does Ann read a day?', 'How many pages does she read in 3 days?']);
+  await log.recordVote(c, 'overall', 1);
+  await shown('Never rated: 1 + 1?', ['What is 1 + 1?']);
+})();
+"""
+
+
+def test_feedback_loop_log_export_finetune_onnx_runtime(tmp_path):
+    """Issue 5's loop: feedback log -> `feedback export` -> fine-tune (tiny) -> ONNX -> the Node runtime loads it."""
+    out_js = ROOT / "out" / "src"
+    assert (out_js / "cli" / "main.js").exists(), "compile the TypeScript first: npm run compile"
+    log_dir = tmp_path / "log"
+    subprocess.run(["node", "-e", WRITE_LOG, str(out_js / "feedback" / "log.js"), str(log_dir)], check=True, timeout=60)
+
+    exported = tmp_path / "feedback.json"
+    r = subprocess.run(["node", str(out_js / "cli" / "main.js"), "feedback", "export", "--log", str(log_dir),
+                        "--out", str(exported)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    records = json.loads(exported.read_text())
+    assert len(records) == 3  # the unrated one is not training data
+    assert sorted(x["rewards"]["answer_correctness"] for x in records) == [0, 1, 1]
+
     init = tmp_path / "init"
     r = subprocess.run([sys.executable, "-m", "training.train", "--tiny", "--no-export", "--out", str(init)],
                        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
-    fb = tmp_path / "feedback.jsonl"
-    recs = [{"question": "Tom has 3 apples and buys 2 more. How many apples does he have now?",
-             "answers": ["How many apples does Tom buy?", "How many apples does Tom have now?"],
-             "rewards": {"usefulness": [1.0, 1.0], "answer_correctness": 1}},
-            {"question": "A pen costs $2. How much do 5 pens cost?", "answers": ["What is a pen?"],
-             "rewards": {"usefulness": [0.0], "answer_correctness": 0}}]
-    fb.write_text("\n".join(json.dumps(x) for x in recs) + "\n")
-    out = tmp_path / "ft"
-    r = subprocess.run([sys.executable, "-m", "training.train", "--tiny", "--no-export", "--method", "awbc",
-                        "--feedback", str(fb), "--init", str(init / "model.pt"), "--out", str(out)],
+    tuned = tmp_path / "tuned"
+    r = subprocess.run([sys.executable, "-m", "training.train", "--tiny", "--method", "awbc", "--feedback",
+                        str(exported), "--init", str(init / "model.pt"), "--out", str(tuned)],
                        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "feedback: 2 records (1 thumbs up)" in r.stdout
-    assert (out / "model.pt").exists()
+    assert "feedback: 3 records (2 thumbs up)" in r.stdout
+
+    r = subprocess.run(["node", str(out_js / "cli" / "main.js"), "decompose", "--json", "--device", "cpu",
+                        "--model", str(tuned / "export"), "Tom has 3 apples and buys 2 more. How many apples does he have now?"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["source"] == "local" and result["device"] == "cpu"
+    assert result["model"].startswith("gsm-decomposer@")
+    assert isinstance(result["subQuestions"], list)
