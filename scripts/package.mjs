@@ -84,6 +84,8 @@ try {
       '--ignoreFile', ignoreFile,
       '--out', out,
       '--allow-missing-repository',
+      // The README's screenshots ship inside the VSIX (docs/images); no repository URL to point at.
+      '--no-rewrite-relative-links',
       '--skip-license',
       '--readme-path', path.relative(root, readme),
     ]);
