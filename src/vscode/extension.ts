@@ -2,12 +2,14 @@
 import { randomUUID } from 'crypto';
 import * as fs from 'fs/promises';
 import * as path from 'path';
+import * as os from 'os';
 import * as vscode from 'vscode';
 import { ratingToVote } from '../core/feedbackRecord';
 import type { Rating, TutorViewState } from '../core/panelProtocol';
 import { checkProblemText, paragraphAt, stripCommentMarkers } from '../core/problemInput';
 import type { Decomposition } from '../core/types';
 import { isCancellation, UserFacingError } from '../core/types';
+import { exportTrainingData, formatExportSummary } from '../feedback/export';
 import { FeedbackLog } from '../feedback/log';
 import type { RoutedDecomposition } from '../router';
 import type { TeacherAssistant } from '../teacher/teacherAssistant';
@@ -406,6 +408,47 @@ class Controller implements TutorHost, vscode.Disposable {
     }
   }
 
+  /**
+   * "Export Feedback as Training Data": the GSM8K-AI-SubQ training format the trainer reads.
+   * `target` skips the save dialog (used by the integration suite and by other extensions).
+   */
+  async exportFeedback(target?: vscode.Uri): Promise<string | undefined> {
+    const destination =
+      target ??
+      (await vscode.window.showSaveDialog({
+        title: 'Export Math Tutor feedback as training data',
+        defaultUri: vscode.Uri.file(path.join(os.homedir(), 'math-tutor-feedback.json')),
+        filters: { 'Training data (JSON)': ['json', 'jsonl'] },
+      }));
+    if (!destination) {
+      return undefined;
+    }
+    const summary = await exportTrainingData(this.feedbackDir, destination.fsPath);
+    const lines = formatExportSummary(summary);
+    for (const line of lines) {
+      this.log.info(line);
+    }
+    void vscode.window.showInformationMessage(`Math Tutor: ${lines[0]}`);
+    return destination.fsPath;
+  }
+
+  /** "Delete All Feedback", after a modal confirmation (`confirmed` is for the integration suite). */
+  async deleteFeedback(confirmed = false): Promise<number> {
+    if (!confirmed) {
+      const choice = await vscode.window.showWarningMessage(
+        `Delete all Math Tutor feedback in ${this.feedbackDir}? This cannot be undone.`,
+        { modal: true },
+        'Delete',
+      );
+      if (choice !== 'Delete') {
+        return 0;
+      }
+    }
+    const removed = await this.feedback.deleteAll();
+    void vscode.window.showInformationMessage(`Math Tutor: deleted ${removed} feedback file(s).`);
+    return removed;
+  }
+
   async openSample(): Promise<void> {
     const sample = vscode.Uri.joinPath(this.context.extensionUri, 'media', 'walkthrough', 'word-problems.md');
     const content = new TextDecoder().decode(await vscode.workspace.fs.readFile(sample));
@@ -444,6 +487,12 @@ export function activate(context: vscode.ExtensionContext, factory?: DecomposerF
     command('mathTutor.setTeacherKey', () => controller.setTeacherKey()),
     command('mathTutor.clearTeacherKey', () => controller.clearTeacherKey()),
     command('mathTutor.openFeedbackFolder', () => controller.openFeedbackFolder()),
+    command('mathTutor.exportFeedback', (target) =>
+      controller.exportFeedback(target instanceof vscode.Uri ? target : undefined),
+    ),
+    command('mathTutor.deleteFeedback', (options) =>
+      controller.deleteFeedback((options as { confirmed?: boolean } | undefined)?.confirmed === true),
+    ),
     command('mathTutor.openSample', () => controller.openSample()),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
       deserializeWebviewPanel: async (panel, state) => {

@@ -510,6 +510,21 @@ suite('Tutor flow: panel, hover, feedback (fake teacher on 127.0.0.1)', () => {
     const state = await waitFor('the reopened panel', () => api.panel?.state);
     assert.strictEqual(state.sessionId, outcome.sessionId);
   });
+
+  test('feedback export writes training data; delete removes every log file', async () => {
+    assert.ok(feedbackLines().some((l) => l.type === 'vote'), 'an earlier test left votes in the log');
+    const out = path.join(path.dirname(api.feedbackDir), 'exported-feedback.json');
+    const written = await vscode.commands.executeCommand<string>('mathTutor.exportFeedback', vscode.Uri.file(out));
+    assert.strictEqual(written, out);
+    const examples = JSON.parse(fs.readFileSync(out, 'utf8')) as { question: string; answers: string[]; rewards: { usefulness: number[] } }[];
+    const janet = examples.find((e) => JSON.stringify(e.answers) === JSON.stringify(JANET_STEPS));
+    assert.ok(janet, 'the rated decomposition is in the export');
+    assert.strictEqual(janet.rewards.usefulness.length, JANET_STEPS.length);
+    const removed = await vscode.commands.executeCommand<number>('mathTutor.deleteFeedback', { confirmed: true });
+    assert.ok(removed >= 1);
+    assert.deepStrictEqual(feedbackLines(), []);
+    fs.rmSync(out, { force: true });
+  });
 });
 
 // Run by test/runner/runInCodeServer.ts in a second pass, with MATH_TUTOR_MODEL_DIR pointing at a
