@@ -10,6 +10,10 @@ const MODEL_DIR = path.resolve(__dirname, '..', '..', '..', '..', 'models');
 const PROBLEM = 'Weng earns $12 an hour for babysitting. Yesterday, she did 50 minutes of babysitting. How much did she earn?';
 // Short decodes keep the suite light on the shared 2-core machine.
 const SHORT = { decoding: { beams: 1, maxNewTokens: 8 } };
+const LONG_PROBLEM =
+  "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her " +
+  'friends every day with four. She sells the remainder at the farmers\' market daily for $2 per fresh duck egg. ' +
+  'She also sells 5 jars of jam for $3 each and spends $4 on feed. How much in dollars does she make every day?';
 
 function isCode(code: string) {
   return (err: unknown): boolean => err instanceof UserFacingError && err.code === code;
@@ -96,11 +100,20 @@ describe('local/LocalDecomposer (worker thread, shipped model)', function () {
     const d = new LocalDecomposer({ modelDir: MODEL_DIR, device: 'cpu' });
     try {
       await d.load();
+      const greedyLong = { decoding: { beams: 1, maxNewTokens: 512, maxQuestions: 20 } };
+      let uncancelledPartials = 0;
+      await d.decompose(LONG_PROBLEM, greedyLong, undefined, () => uncancelledPartials++);
+      assert.ok(uncancelledPartials >= 3, `the long problem streams several sub-questions (${uncancelledPartials})`);
       const controller = new AbortController();
-      // 4 beams x 512 tokens: far longer than the moment we cancel.
-      const long = d.decompose(PROBLEM, { decoding: { beams: 4, maxNewTokens: 512 } }, controller.signal);
-      setTimeout(() => controller.abort(), 200);
+      // Cancel at the first streamed sub-question: the decode is then certainly under way (a timer
+      // would race a trained model that finishes quickly), with several questions still to come.
+      let partials = 0;
+      const long = d.decompose(LONG_PROBLEM, greedyLong, controller.signal, () => {
+        partials++;
+        controller.abort();
+      });
       await assert.rejects(long, isCode('cancelled'));
+      assert.ok(partials < uncancelledPartials, 'generation stopped before the end');
       const next = await d.decomposeWithStats(PROBLEM, SHORT);
       assert.ok(next.steps <= 8);
       const already = new AbortController();
