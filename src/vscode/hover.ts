@@ -74,8 +74,9 @@ export class TutorHoverProvider implements vscode.HoverProvider {
 
     const current = this.ctx.currentStep(tracked.sessionId) ?? 0;
     md.appendMarkdown(`**Math Tutor plan** (${decomposition.subQuestions.length} steps, `);
-    md.appendText(decomposition.source === 'teacher' ? `teacher ${decomposition.model}` : `${decomposition.model}, ${decomposition.device}`);
-    md.appendMarkdown(')\n\n');
+    // As code, so that "name@version" is not rendered as an e-mail link.
+    const source = decomposition.source === 'teacher' ? `teacher ${decomposition.model}` : `${decomposition.model}, ${decomposition.device}`;
+    md.appendMarkdown(`\`${source.replace(/`/g, "'")}\`)\n\n`);
     decomposition.subQuestions.forEach((question, i) => {
       const marker = i === current ? ' $(arrow-left) *current step*' : '';
       md.appendMarkdown(`${i + 1}. ${i === current ? '**' : ''}`);
