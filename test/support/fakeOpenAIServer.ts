@@ -283,3 +283,24 @@ export class FakeOpenAIServer {
     send(0);
   }
 }
+
+/**
+ * Mocha hooks for a suite that talks to one fake server: started once, emptied before each test,
+ * closed at the end. Call inside `describe`; the returned getter gives the running server.
+ */
+export function useFakeOpenAIServer(): () => FakeOpenAIServer {
+  let server: FakeOpenAIServer | undefined;
+  before(async () => {
+    server = await FakeOpenAIServer.start();
+  });
+  after(async () => {
+    await server?.close();
+  });
+  beforeEach(() => server?.reset());
+  return () => {
+    if (!server) {
+      throw new Error('the fake OpenAI server is not running (use it inside a test)');
+    }
+    return server;
+  };
+}

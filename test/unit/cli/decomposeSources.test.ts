@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FakeOpenAIServer, replies } from '../../support/fakeOpenAIServer';
+import { FakeOpenAIServer, useFakeOpenAIServer, replies } from '../../support/fakeOpenAIServer';
 
 const CLI = path.resolve(__dirname, '..', '..', '..', 'src', 'cli', 'main.js');
 const PROBLEM = 'Tom has 3 apples and buys 4 more. How many apples does he have now?';
@@ -30,14 +30,11 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
 
 describe('cli decompose --source', function () {
   this.timeout(60_000);
+  const fake = useFakeOpenAIServer();
   let server: FakeOpenAIServer;
-  before(async () => {
-    server = await FakeOpenAIServer.start();
+  beforeEach(() => {
+    server = fake();
   });
-  after(async () => {
-    await server.close();
-  });
-  beforeEach(() => server.reset());
 
   it('teacher: prints the same JSON shape as the local source, with source "teacher"', async () => {
     server.enqueue(replies.good(STEPS));

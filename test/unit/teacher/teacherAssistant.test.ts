@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import { UserFacingError } from '../../../src/core/types';
 import { CHECK_SYSTEM_PROMPT, EXPLAIN_SYSTEM_PROMPT, HINT_SYSTEM_PROMPT } from '../../../src/teacher/prompts';
 import { firstSentence, parseAnswerCheck, TeacherAssistant } from '../../../src/teacher/teacherAssistant';
-import { FakeOpenAIServer, replies } from '../../support/fakeOpenAIServer';
+import { FakeOpenAIServer, useFakeOpenAIServer, replies } from '../../support/fakeOpenAIServer';
 import { assertKeyOnlyInAuthorization, rejectsWith, SECRET_KEY } from './helpers';
 
 const PROBLEM = 'Tom has 5 apples and buys 7 more. He gives 4 to Ann. How many apples does Tom have now?';
@@ -11,15 +11,11 @@ const STEPS = ['How many apples does Tom have after buying more?', 'How many app
 
 describe('teacher assistant', function () {
   this.timeout(5000);
+  const fake = useFakeOpenAIServer();
   let server: FakeOpenAIServer;
-
-  before(async () => {
-    server = await FakeOpenAIServer.start();
+  beforeEach(() => {
+    server = fake();
   });
-  after(async () => {
-    await server.close();
-  });
-  beforeEach(() => server.reset());
 
   function assistant(cacheSize?: number): TeacherAssistant {
     return new TeacherAssistant({ baseURL: server.baseURL, model: 'tutor-model', apiKey: SECRET_KEY, timeoutMs: 2000, retryBaseDelayMs: 10 }, { cacheSize });

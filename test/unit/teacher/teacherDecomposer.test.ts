@@ -4,7 +4,7 @@ import { UserFacingError } from '../../../src/core/types';
 import { teacherKeyFromEnv } from '../../../src/teacher/env';
 import { DECOMPOSE_SYSTEM_PROMPT } from '../../../src/teacher/prompts';
 import { TeacherDecomposer } from '../../../src/teacher/teacherDecomposer';
-import { FakeOpenAIServer, injectionEcho, replies } from '../../support/fakeOpenAIServer';
+import { FakeOpenAIServer, useFakeOpenAIServer, injectionEcho, replies } from '../../support/fakeOpenAIServer';
 import { assertKeyOnlyInAuthorization, assertNoSecret, closedPort, rejectsWith, SECRET_KEY } from './helpers';
 
 const PROBLEM =
@@ -18,15 +18,11 @@ const GOOD_QUESTIONS = GOOD_REPLY.split('\n').map((l) => l.slice(4));
 
 describe('teacher decomposer', function () {
   this.timeout(5000);
+  const fake = useFakeOpenAIServer();
   let server: FakeOpenAIServer;
-
-  before(async () => {
-    server = await FakeOpenAIServer.start();
+  beforeEach(() => {
+    server = fake();
   });
-  after(async () => {
-    await server.close();
-  });
-  beforeEach(() => server.reset());
 
   function teacher(overrides: Partial<ConstructorParameters<typeof TeacherDecomposer>[0]> = {}): TeacherDecomposer {
     return new TeacherDecomposer({ baseURL: server.baseURL, model: 'tutor-model', apiKey: SECRET_KEY, timeoutMs: 2000, retryBaseDelayMs: 10, ...overrides });
