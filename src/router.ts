@@ -78,13 +78,18 @@ export class DecomposerRouter {
 
   private requireTeacher(): Decomposer {
     if (!this.opts.teacher) {
-      throw new UserFacingError(
-        'No teacher is configured: set "mathTutor.teacher.baseUrl" and "mathTutor.teacher.model" (and an API key if the endpoint needs one).',
-        'teacher-not-configured',
-      );
+      throw noTeacherError();
     }
     return this.opts.teacher;
   }
+}
+
+/** What the learner hears when something needs the teacher and none is set up. */
+export function noTeacherError(): UserFacingError {
+  return new UserFacingError(
+    'No teacher is configured: set "mathTutor.teacher.baseUrl" and "mathTutor.teacher.model" (and an API key if the endpoint needs one).',
+    'teacher-not-configured',
+  );
 }
 
 function withWarnings(result: Decomposition, warnings: readonly string[]): Decomposition {

@@ -6,6 +6,7 @@ import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import type { FromPanel, Rating, StepView, ToPanel, TutorViewState } from '../../src/core/panelProtocol';
+import type { AnswerCheck } from '../../src/core/types';
 
 interface VsCodeApi {
   postMessage(message: FromPanel): void;
@@ -120,6 +121,25 @@ function textfield(placeholder: string, focusKey: string, value: string, label: 
   return field;
 }
 
+const VERDICT_LABEL: Record<AnswerCheck['verdict'], string> = {
+  correct: '✓ Correct',
+  incorrect: '✗ Not quite',
+  unsure: '? The teacher is not sure',
+};
+
+/** The teacher's hint and verdict for a step, when asked for. */
+function teacherReplies(step: StepView): (HTMLElement | undefined)[] {
+  return [
+    step.hint !== undefined ? el('div', { className: 'hint', text: `Hint: ${step.hint}`, attrs: { role: 'note' } }) : undefined,
+    step.teacherCheck
+      ? el('div', { className: `teacher-check ${step.teacherCheck.verdict}`, attrs: { role: 'note' } }, [
+          el('strong', { text: `${VERDICT_LABEL[step.teacherCheck.verdict]}. ` }),
+          el('span', { text: step.teacherCheck.explanation }),
+        ])
+      : undefined,
+  ];
+}
+
 function renderStep(s: TutorViewState, step: StepView, index: number): HTMLElement {
   const isCurrent = index === s.current;
   const item = el('li', { className: `step${isCurrent ? ' current' : ''}${index > s.current ? ' ahead' : ''}`, attrs: { 'data-step': String(index) } });
@@ -140,11 +160,32 @@ function renderStep(s: TutorViewState, step: StepView, index: number): HTMLEleme
     item.appendChild(
       el('div', { className: 'answer-row' }, [
         field,
-        button('Check', `check-${index}`, () => submit((field as HTMLElement & { value: string }).value)),
+        button('Submit', `submit-${index}`, () => submit((field as HTMLElement & { value: string }).value)),
       ]),
     );
     if (step.answer !== undefined) {
       item.appendChild(el('div', { className: 'answer', text: `Your answer: ${step.value ?? step.answer}`, attrs: { role: 'status' } }));
+    }
+    if (s.teacherAvailable) {
+      item.appendChild(
+        el('div', { className: 'teacher-row' }, [
+          button('Hint', `hint-${index}`, () => post({ type: 'hint', sessionId: s.sessionId, step: index }), {
+            secondary: true,
+            ariaLabel: `Ask the teacher for a hint on step ${index + 1}`,
+            disabled: !!s.busy,
+          }),
+          button('Check with teacher', `teacher-check-${index}`, () => post({ type: 'checkWithTeacher', sessionId: s.sessionId, step: index }), {
+            secondary: true,
+            ariaLabel: step.answer === undefined ? 'Submit an answer first, then the teacher can check it' : `Ask the teacher whether your answer to step ${index + 1} is right`,
+            disabled: !!s.busy || step.answer === undefined,
+          }),
+        ]),
+      );
+    }
+  }
+  for (const reply of teacherReplies(step)) {
+    if (reply) {
+      item.appendChild(reply);
     }
   }
   if (s.feedbackEnabled) {

@@ -4,7 +4,7 @@
 // reports what the learner did. Anything arriving from the webview is untrusted and is checked by
 // `parseFromPanel` before use.
 
-import type { DecodingSettings, DecomposerKind } from './types';
+import type { AnswerCheck, DecodingSettings, DecomposerKind } from './types';
 
 export type Rating = 'up' | 'down';
 
@@ -16,6 +16,10 @@ export interface StepView {
   /** The evaluated answer ("16-3-4 = 9", "12"), when it contains a number or arithmetic. */
   value?: string;
   rating?: Rating;
+  /** The teacher's hint for this step, once asked for. */
+  hint?: string;
+  /** The teacher's verdict on `answer` (dropped when the answer changes). */
+  teacherCheck?: AnswerCheck;
 }
 
 /** Everything the panel needs to draw itself; also what the webview persists for a reload. */
@@ -63,7 +67,9 @@ export type FromPanel =
   | { type: 'rateStep'; sessionId: string; step: number; rating: Rating }
   | { type: 'rateOverall'; sessionId: string; rating: Rating; reason?: string }
   | { type: 'regenerate'; sessionId: string }
-  | { type: 'askTeacher'; sessionId: string };
+  | { type: 'askTeacher'; sessionId: string }
+  | { type: 'hint'; sessionId: string; step: number }
+  | { type: 'checkWithTeacher'; sessionId: string; step: number };
 
 /** Longest answer / reason text accepted from the webview. */
 export const MAX_PANEL_TEXT = 500;
@@ -102,6 +108,9 @@ export function parseFromPanel(raw: unknown): FromPanel | undefined {
     case 'regenerate':
     case 'askTeacher':
       return { type: raw.type, sessionId };
+    case 'hint':
+    case 'checkWithTeacher':
+      return isStepIndex(raw.step) ? { type: raw.type, sessionId, step: raw.step } : undefined;
     case 'rateStep':
       return isStepIndex(raw.step) && isRating(raw.rating)
         ? { type: 'rateStep', sessionId, step: raw.step, rating: raw.rating }

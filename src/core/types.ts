@@ -43,6 +43,15 @@ export interface Decomposition {
 }
 
 /** Progress while a decomposer works: the sub-questions known so far (streaming teacher, etc.). */
+/** The teacher's verdict on a learner's answer to one step. */
+export type AnswerVerdict = 'correct' | 'incorrect' | 'unsure';
+
+export interface AnswerCheck {
+  verdict: AnswerVerdict;
+  /** One or two plain-text sentences for the learner. */
+  explanation: string;
+}
+
 export type PartialListener = (subQuestionsSoFar: readonly string[]) => void;
 
 /** Anything that turns a problem into sub-questions. */

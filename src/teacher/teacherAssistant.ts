@@ -1,17 +1,10 @@
 // The teacher's help during a lesson: a hint for a step, a check of the learner's answer, and a
 // one-sentence explanation of a quantity. Replies are cached per (problem, request) because the
 // panel and hover ask the same things again as the learner moves back and forth.
-import { UserFacingError } from '../core/types';
+import { type AnswerCheck, type AnswerVerdict, UserFacingError } from '../core/types';
 import { LruCache } from './lru';
 import { checkMessages, explainMessages, hintMessages } from './prompts';
 import { type ChatMessage, TeacherClient, type TeacherConfig } from './teacherClient';
-
-export type AnswerVerdict = 'correct' | 'incorrect' | 'unsure';
-
-export interface AnswerCheck {
-  verdict: AnswerVerdict;
-  explanation: string;
-}
 
 export interface TeacherAssistantOptions {
   /** Replies kept in memory (default 200). */

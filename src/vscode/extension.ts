@@ -7,11 +7,11 @@ import * as vscode from 'vscode';
 import { ratingToVote } from '../core/feedbackRecord';
 import type { Rating, TutorViewState } from '../core/panelProtocol';
 import { checkProblemText, paragraphAt, stripCommentMarkers } from '../core/problemInput';
-import type { Decomposition } from '../core/types';
+import type { AnswerCheck, Decomposition } from '../core/types';
 import { isCancellation, UserFacingError } from '../core/types';
 import { exportTrainingData, formatExportSummary } from '../feedback/export';
 import { FeedbackLog } from '../feedback/log';
-import type { RoutedDecomposition } from '../router';
+import { noTeacherError, type RoutedDecomposition } from '../router';
 import type { TeacherAssistant } from '../teacher/teacherAssistant';
 import { readSettings, SECTION, teacherConfigured } from './config';
 import { DecomposerFactory, DecomposerService, describeError, TEACHER_KEY_SECRET } from './decomposerService';
@@ -348,6 +348,33 @@ class Controller implements TutorHost, vscode.Disposable {
   }
 
   async explainQuantity(problem: { decomposition: Decomposition }, quantityText: string, signal: AbortSignal): Promise<string | undefined> {
+    const assistant = await this.teacherAssistant();
+    if (!assistant) {
+      return undefined;
+    }
+    try {
+      const d = problem.decomposition;
+      return await assistant.explainQuantity(d.problem, quantityText, d.subQuestions, signal);
+    } catch (err) {
+      this.log.warn(`No teacher explanation for "${quantityText}": ${err instanceof Error ? err.message : String(err)}`);
+      return undefined;
+    }
+  }
+
+  // ---- Teacher help in the panel ----------------------------------------------------------------
+
+  async hint(state: TutorViewState, step: number): Promise<string> {
+    const assistant = await this.requireTeacherAssistant();
+    return assistant.hint(state.problem, state.steps.map((s) => s.question), step);
+  }
+
+  async checkWithTeacher(state: TutorViewState, step: number, answer: string): Promise<AnswerCheck> {
+    const assistant = await this.requireTeacherAssistant();
+    return assistant.checkAnswer(state.problem, state.steps.map((s) => s.question), step, answer);
+  }
+
+  /** The teacher's helper for the current settings and key (kept while they stay the same, for its cache). */
+  private async teacherAssistant(): Promise<TeacherAssistant | undefined> {
     const settings = readSettings();
     if (!teacherConfigured(settings)) {
       return undefined;
@@ -356,18 +383,21 @@ class Controller implements TutorHost, vscode.Disposable {
     const key = JSON.stringify([settings.teacher, apiKey ?? '']);
     if (this.assistant?.key !== key) {
       const { TeacherAssistant } = await import('../teacher/teacherAssistant');
+      void this.assistant?.value.dispose();
       this.assistant = {
         key,
         value: new TeacherAssistant({ baseURL: settings.teacher.baseUrl, model: settings.teacher.model, apiKey, timeoutMs: settings.teacher.timeoutMs }),
       };
     }
-    try {
-      const d = problem.decomposition;
-      return await this.assistant.value.explainQuantity(d.problem, quantityText, d.subQuestions, signal);
-    } catch (err) {
-      this.log.warn(`No teacher explanation for "${quantityText}": ${err instanceof Error ? err.message : String(err)}`);
-      return undefined;
+    return this.assistant.value;
+  }
+
+  private async requireTeacherAssistant(): Promise<TeacherAssistant> {
+    const assistant = await this.teacherAssistant();
+    if (!assistant) {
+      throw noTeacherError();
     }
+    return assistant;
   }
 
   // ---- Status bar menu actions ------------------------------------------------------------------
@@ -458,6 +488,7 @@ class Controller implements TutorHost, vscode.Disposable {
 
   dispose(): void {
     this.run?.abort();
+    void this.assistant?.value.dispose();
     TutorPanel.current?.dispose();
     for (const d of this.disposables.splice(0)) {
       d.dispose();

@@ -4,7 +4,9 @@
 import { randomBytes } from 'crypto';
 import * as vscode from 'vscode';
 import { readAnswer } from '../core/answerExpression';
-import { FromPanel, parseFromPanel, Rating, ToPanel, TutorViewState } from '../core/panelProtocol';
+import { FromPanel, parseFromPanel, Rating, StepView, ToPanel, TutorViewState } from '../core/panelProtocol';
+import type { AnswerCheck } from '../core/types';
+import { describeError } from './decomposerService';
 
 export const PANEL_VIEW_TYPE = 'mathTutor.panel';
 
@@ -17,6 +19,10 @@ export interface TutorHost {
   recordAnswer(state: TutorViewState, step: number, answer: string, value?: string): Promise<boolean>;
   /** Re-runs the decomposition of the panel's problem; the host then calls `show`. */
   regenerate(state: TutorViewState, preferTeacher: boolean): Promise<void>;
+  /** The teacher's hint for a step; rejects with a UserFacingError when no teacher can give one. */
+  hint(state: TutorViewState, step: number): Promise<string>;
+  /** The teacher's verdict on the learner's answer to a step. */
+  checkWithTeacher(state: TutorViewState, step: number, answer: string): Promise<AnswerCheck>;
   /** The learner moved to another step (the hover marks the current one). */
   stepChanged(state: TutorViewState): void;
   log: vscode.LogOutputChannel;
@@ -138,9 +144,13 @@ export class TutorPanel implements vscode.Disposable {
         }
         const reading = readAnswer(message.text);
         const value = reading.kind === 'text' ? undefined : reading.display;
-        const steps = s.steps.map((step, i) => (i === message.step ? { ...step, answer: message.text.trim(), value } : step));
+        const answer = message.text.trim();
+        // A new answer makes the teacher's verdict on the old one stale.
+        const steps = s.steps.map((step, i) =>
+          i === message.step ? { ...step, answer, value, ...(step.answer === answer ? {} : { teacherCheck: undefined }) } : step,
+        );
         this.show({ ...s, steps, notice: undefined, error: undefined });
-        await this.host.recordAnswer(s, message.step, message.text.trim(), value);
+        await this.host.recordAnswer(s, message.step, answer, value);
         return;
       }
       case 'next':
@@ -178,7 +188,43 @@ export class TutorPanel implements vscode.Disposable {
         }
         await this.host.regenerate(s, message.type === 'askTeacher');
         return;
+      case 'hint':
+      case 'checkWithTeacher':
+        if (s.busy || message.step >= s.steps.length) {
+          return;
+        }
+        await this.askTeacherAboutStep(s, message.type, message.step);
+        return;
     }
+  }
+
+  /** A hint, or a check of the step's current answer; the reply lands on that step if it still applies. */
+  private async askTeacherAboutStep(s: TutorViewState, kind: 'hint' | 'checkWithTeacher', index: number): Promise<void> {
+    const answer = s.steps[index].answer;
+    if (kind === 'checkWithTeacher' && answer === undefined) {
+      return;
+    }
+    this.show({
+      ...s,
+      busy: kind === 'hint' ? `Asking the teacher for a hint on step ${index + 1}…` : `Asking the teacher to check your answer to step ${index + 1}…`,
+      error: undefined,
+      notice: undefined,
+    });
+    let patch: Partial<StepView> | undefined;
+    let error: string | undefined;
+    try {
+      patch = kind === 'hint' ? { hint: await this.host.hint(s, index) } : { teacherCheck: await this.host.checkWithTeacher(s, index, answer!) };
+    } catch (err) {
+      error = describeError(err);
+    }
+    const now = this.viewState;
+    if (!now || now.sessionId !== s.sessionId) {
+      return; // A new decomposition replaced this one while the teacher was thinking.
+    }
+    // The learner may have typed a new answer meanwhile: the verdict was about the old one.
+    const stillApplies = patch && (kind === 'hint' || now.steps[index].answer === answer);
+    const steps = stillApplies ? now.steps.map((step, i) => (i === index ? { ...step, ...patch } : step)) : now.steps;
+    this.show({ ...now, steps, busy: undefined, ...(error ? { error } : {}) });
   }
 
   private html(): string {

@@ -1,6 +1,6 @@
 // `npm run test:e2e`: a person's session in VS Code (code-server) driven by Playwright + Debian
 // Chromium: open the sample file, run the command from the palette, answer a step in the panel, go
-// to the next step, give thumbs, hover a quantity. Asserts on what is visible and saves PNG
+// to the next step, give thumbs, ask the teacher for a hint and a check, hover a quantity. Asserts on what is visible and saves PNG
 // screenshots to artifacts/screenshots/ (git-ignored; CI keeps them as artifacts).
 //
 // The extension runs in its default `auto` mode: the bundled model first, the teacher as fallback.
@@ -115,6 +115,17 @@ async function main(): Promise<number> {
       await frame.locator('li.step.current .answer', { hasText: '16-3-4 = 9' }).waitFor({ timeout: STEP_TIMEOUT });
     });
 
+    if (teacher) {
+      await check('the teacher gives a hint and checks the answer', async () => {
+        await frame.locator('li.step.current vscode-button', { hasText: 'Hint' }).click();
+        await frame.locator('li.step.current .hint', { hasText: 'Hint: Look for' }).waitFor({ timeout: STEP_TIMEOUT });
+        await frame.locator('li.step.current vscode-button', { hasText: 'Check with teacher' }).click();
+        // The stand-in teacher accepts answers containing 16 ("16-3-4").
+        await frame.locator('li.step.current .teacher-check.correct', { hasText: 'Correct.' }).waitFor({ timeout: STEP_TIMEOUT });
+      });
+      await shoot(page, 'panel-teacher-help.png');
+    }
+
     await check('thumbs up on the step is saved', async () => {
       await frame.locator('li.step.current vscode-button[aria-label="Step 1: helpful"]').click();
       await frame.locator('.notice', { hasText: 'feedback saved' }).waitFor({ timeout: STEP_TIMEOUT });
@@ -205,14 +216,17 @@ async function main(): Promise<number> {
       await page.keyboard.type('2+3');
       await page.keyboard.press('Enter');
       await f.locator('li.step.current .answer', { hasText: '2+3 = 5' }).waitFor({ timeout: STEP_TIMEOUT });
-      // Tab to "Check", the step's two thumbs, then "Next step"; Enter activates it.
+      // Tab from the answer box through the step's buttons (Submit, the teacher's Hint / Check when
+      // one is set up, the two thumbs) to "Next step"; Enter activates it.
       const before = await f.locator('li.step').count();
-      for (let i = 0; i < 4; i++) {
+      const visited: string[] = [];
+      for (let i = 0; i < 8 && !/Next step/.test(visited.at(-1) ?? ''); i++) {
         await page.keyboard.press('Tab');
+        const focused = f.locator(':focus').first();
+        visited.push((await focused.getAttribute('aria-label').catch(() => null)) ?? (await focused.innerText().catch(() => '')));
       }
-      const focused = await f.locator(':focus').first().innerText().catch(() => '');
-      if (!/Next step/.test(focused)) {
-        throw new Error(`after 4 Tabs the focus is on "${focused}", not "Next step"`);
+      if (visited[0] !== 'Submit' || !/Next step/.test(visited.at(-1) ?? '')) {
+        throw new Error(`Tab order from the answer box: ${visited.join(' > ')}`);
       }
       await page.keyboard.press('Enter');
       await f.locator('li.step').nth(before).waitFor({ timeout: STEP_TIMEOUT });

@@ -7,7 +7,8 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { TutorViewState } from '../../src/core/panelProtocol';
 import type { DecomposeOutcome, MathTutorApi } from '../../src/vscode/extension';
-import { EXPLANATION, FakeTeacher, JANET_STEPS, startFakeTeacher } from './fakeTeacher';
+import { CHECK_SYSTEM_PROMPT, HINT_SYSTEM_PROMPT } from '../../src/teacher/prompts';
+import { EXPLANATION, FakeTeacher, HINT, JANET_STEPS, startFakeTeacher } from './fakeTeacher';
 
 const EXTENSION_ID = 'math-tutor.math-tutor';
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -299,7 +300,7 @@ suite('Tutor flow: panel, hover, feedback (fake teacher on 127.0.0.1)', () => {
     assert.strictEqual(state.showAll, false);
     assert.strictEqual(state.teacherAvailable, true);
     assert.strictEqual(api.service.status.state, 'teacher');
-    assert.ok(teacher.requests.some((r) => r.stream && r.messages.some((m) => m.content.includes("Janet's ducks"))));
+    assert.ok(teacher.requests.some((r) => r.body?.stream && r.body.messages.some((m) => m.content.includes("Janet's ducks"))));
   });
 
   test('hover inside the problem shows the plan, the current step and a panel link', async () => {
@@ -435,6 +436,69 @@ suite('Tutor flow: panel, hover, feedback (fake teacher on 127.0.0.1)', () => {
     assert.deepStrictEqual(after.steps.map((s) => s.question), JANET_STEPS);
     assert.match(after.notice ?? '', /same steps/);
     assert.match(await hoverAt(editor.document.uri, cursorAt(editor, JANET, 4)), /Math Tutor plan/);
+  });
+
+  test('the teacher gives a hint for the current step and checks the learner\'s answer', async function () {
+    this.timeout(30_000);
+    const editor = await openFixture();
+    cursorAt(editor, JANET, 10);
+    await decompose();
+    const s = panelState();
+    const panel = api.panel!;
+    const systemOf = (i: number) => teacher.requests[i].body?.messages.find((m) => m.role === 'system')?.content;
+    const userOf = (i: number) => teacher.requests[i].body?.messages.find((m) => m.role === 'user')?.content ?? '';
+
+    let asked = teacher.requests.length;
+    await panel.handleMessage({ type: 'hint', sessionId: s.sessionId, step: 0 });
+    assert.strictEqual(panelState().steps[0].hint, HINT);
+    assert.strictEqual(panelState().busy, undefined);
+    assert.strictEqual(systemOf(asked), HINT_SYSTEM_PROMPT);
+    assert.ok(userOf(asked).includes(JANET) && userOf(asked).includes(`Current sub-question: Q1: ${JANET_STEPS[0]}`), userOf(asked));
+
+    asked = teacher.requests.length;
+    await panel.handleMessage({ type: 'checkWithTeacher', sessionId: s.sessionId, step: 0 });
+    assert.strictEqual(teacher.requests.length, asked, 'checked an answer that was never given');
+    assert.strictEqual(panelState().steps[0].teacherCheck, undefined);
+
+    await panel.handleMessage({ type: 'answer', sessionId: s.sessionId, step: 0, text: '12' });
+    await panel.handleMessage({ type: 'checkWithTeacher', sessionId: s.sessionId, step: 0 });
+    assert.strictEqual(systemOf(asked), CHECK_SYSTEM_PROMPT);
+    assert.ok(userOf(asked).includes('<answer>\n12\n</answer>'), userOf(asked));
+    assert.strictEqual(panelState().steps[0].teacherCheck?.verdict, 'incorrect');
+    assert.match(panelState().steps[0].teacherCheck?.explanation ?? '', /Reread/);
+
+    // A new answer drops the verdict on the old one; checking again judges the new one.
+    await panel.handleMessage({ type: 'answer', sessionId: s.sessionId, step: 0, text: '16' });
+    assert.strictEqual(panelState().steps[0].teacherCheck, undefined);
+    assert.strictEqual(panelState().steps[0].hint, HINT, 'the hint is kept');
+    await panel.handleMessage({ type: 'checkWithTeacher', sessionId: s.sessionId, step: 0 });
+    assert.strictEqual(panelState().steps[0].teacherCheck?.verdict, 'correct');
+  });
+
+  test('a slow teacher or none: the panel says why and keeps the step as it was', async function () {
+    this.timeout(30_000);
+    const editor = await openFixture();
+    cursorAt(editor, JANET, 10);
+    await decompose();
+    const s = panelState();
+    teacher.explainDelayMs = 10_000;
+    try {
+      await withSetting('teacher.timeoutMs', 1000, async () => {
+        await api.panel!.handleMessage({ type: 'hint', sessionId: s.sessionId, step: 0 });
+      });
+    } finally {
+      teacher.explainDelayMs = 0;
+    }
+    assert.match(panelState().error ?? '', /did not answer within/);
+    assert.strictEqual(panelState().busy, undefined);
+    assert.strictEqual(panelState().steps[0].hint, undefined);
+
+    await withSetting('teacher.baseUrl', '', async () => {
+      await waitFor('the panel to hear that the teacher is gone', () => panelState().teacherAvailable === false);
+      await api.panel!.handleMessage({ type: 'hint', sessionId: s.sessionId, step: 0 });
+      assert.match(panelState().error ?? '', /No teacher is configured/);
+    });
+    await waitFor('the teacher back', () => panelState().teacherAvailable === true);
   });
 
   test('in auto mode, "Ask the teacher" replaces the steps with the teacher\'s', async function () {

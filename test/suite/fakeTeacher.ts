@@ -1,15 +1,16 @@
-// A stand-in OpenAI-compatible teacher on 127.0.0.1 for the integration suite: the bundled model
-// may be weak (or an untrained placeholder), and the panel / hover / feedback tests need steps they
-// can rely on. It speaks the real wire format (chat completions, SSE when `stream` is set), so the
-// extension's real TeacherDecomposer / TeacherAssistant code runs against it.
-import * as http from 'http';
-import type { AddressInfo } from 'net';
+// A stand-in teacher for the integration suite and the e2e run: the shared fake OpenAI-compatible
+// server (test/support/fakeOpenAIServer.ts, real HTTP on 127.0.0.1) with a responder that answers
+// like a tutoring model. The bundled model may be weak, and the panel / hover / feedback tests need
+// steps they can rely on; the extension's real TeacherDecomposer / TeacherAssistant code runs
+// against it over the wire.
+import { CHECK_SYSTEM_PROMPT, HINT_SYSTEM_PROMPT } from '../../src/teacher/prompts';
+import { FakeOpenAIServer, type RecordedRequest, replies, type ScriptedReply } from '../support/fakeOpenAIServer';
 
 export interface FakeTeacher {
   baseUrl: string;
-  /** Every request body received, in order. */
-  requests: { stream: boolean; messages: { role: string; content: string }[] }[];
-  /** Delay before answering non-streaming requests (hints, explanations), to test timeouts. */
+  /** Every request received, in order. */
+  requests: RecordedRequest[];
+  /** Delay before answering non-streaming requests (hints, checks, explanations), to test timeouts. */
   explainDelayMs: number;
   close(): Promise<void>;
 }
@@ -22,6 +23,9 @@ export const JANET_STEPS = [
 ];
 
 export const EXPLANATION = 'These are the eggs laid each day, the total she starts from.';
+export const HINT = 'Look for the number of eggs the ducks lay, before any are eaten or baked.';
+/** The stand-in teacher accepts an answer to a check exactly when it contains this number. */
+export const CHECKED_CORRECT = '16';
 
 /** Steps for the problem in the prompt: known problems get fixed steps, others a generic pair. */
 function stepsFor(prompt: string): string[] {
@@ -34,83 +38,45 @@ function stepsFor(prompt: string): string[] {
   return ['What quantities does the problem give?', 'What does the question ask you to find?'];
 }
 
-export function startFakeTeacher(): Promise<FakeTeacher> {
-  const requests: FakeTeacher['requests'] = [];
-  const state = { explainDelayMs: 0 };
-  const sockets = new Set<import('net').Socket>();
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    req.on('end', () => {
-      if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) {
-        res.writeHead(404, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { message: 'not found' } }));
-        return;
-      }
-      const parsed = JSON.parse(body) as { model: string; stream?: boolean; messages: { role: string; content: string }[] };
-      requests.push({ stream: parsed.stream === true, messages: parsed.messages });
-      const prompt = parsed.messages.map((m) => m.content).join('\n');
-      // Decomposition requests stream; hints and explanations do not.
-      const isDecomposition = parsed.stream === true;
-      const text = isDecomposition ? stepsFor(prompt).map((q, i) => `${i + 1}. ${q}`).join('\n') + '\n' : EXPLANATION;
-      const base = { id: 'fake-1', created: Math.floor(Date.now() / 1000), model: parsed.model };
-      if (parsed.stream) {
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-        // One line per chunk, like a real streaming server.
-        for (const line of text.split(/(?<=\n)/)) {
-          res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: line }, finish_reason: null }] })}\n\n`);
-        }
-        res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
-        res.end('data: [DONE]\n\n');
-        return;
-      }
-      const reply = () => {
-        if (res.destroyed) {
-          return;
-        }
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(
-          JSON.stringify({
-            ...base,
-            object: 'chat.completion',
-            choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
-            usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
-          }),
-        );
-      };
-      if (state.explainDelayMs > 0) {
-        setTimeout(reply, state.explainDelayMs).unref();
-      } else {
-        reply();
-      }
-    });
+function tutorReply(request: RecordedRequest): ScriptedReply {
+  const messages = request.body?.messages ?? [];
+  const system = messages.find((m) => m.role === 'system')?.content ?? '';
+  const user = messages.filter((m) => m.role === 'user').pop()?.content ?? '';
+  if (request.body?.stream) {
+    // Decompositions stream; the client must reassemble lines split across chunks.
+    const text = stepsFor(user).map((q, i) => `${i + 1}. ${q}`).join('\n') + '\n';
+    return replies.streamed(text);
+  }
+  if (system === HINT_SYSTEM_PROMPT) {
+    return replies.good(HINT);
+  }
+  if (system === CHECK_SYSTEM_PROMPT) {
+    const answer = /<answer>([\s\S]*?)<\/answer>/.exec(user)?.[1] ?? '';
+    return replies.good(
+      answer.includes(CHECKED_CORRECT)
+        ? 'Verdict: correct\nExplanation: Yes, that is the number of eggs laid each day.'
+        : 'Verdict: incorrect\nExplanation: Reread the first sentence: how many eggs are laid each day?',
+    );
+  }
+  return replies.good(EXPLANATION);
+}
+
+export async function startFakeTeacher(): Promise<FakeTeacher> {
+  const server = await FakeOpenAIServer.start();
+  let explainDelayMs = 0;
+  server.whenEmpty((request) => {
+    const reply = tutorReply(request);
+    return explainDelayMs > 0 && !request.body?.stream ? replies.slow(explainDelayMs, reply) : reply;
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  return new Promise((resolve, reject) => {
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({
-        baseUrl: `http://127.0.0.1:${port}/v1`,
-        requests,
-        get explainDelayMs() {
-          return state.explainDelayMs;
-        },
-        set explainDelayMs(ms: number) {
-          state.explainDelayMs = ms;
-        },
-        close: () =>
-          new Promise<void>((r) => {
-            // Delayed replies must not keep the server (and the test host) alive.
-            for (const socket of sockets) {
-              socket.destroy();
-            }
-            server.close(() => r());
-          }),
-      });
-    });
-  });
+  return {
+    baseUrl: server.baseURL,
+    requests: server.requests,
+    get explainDelayMs() {
+      return explainDelayMs;
+    },
+    set explainDelayMs(ms: number) {
+      explainDelayMs = ms;
+    },
+    close: () => server.close(),
+  };
 }

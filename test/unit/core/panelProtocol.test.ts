@@ -13,6 +13,9 @@ describe('parseFromPanel', () => {
     assert.deepEqual(parseFromPanel({ type: 'rateStep', sessionId: 's', step: 2, rating: 'down' }), {
       type: 'rateStep', sessionId: 's', step: 2, rating: 'down',
     });
+    for (const type of ['hint', 'checkWithTeacher']) {
+      assert.deepEqual(parseFromPanel({ type, sessionId: 's', step: 1, extra: 'dropped' }), { type, sessionId: 's', step: 1 });
+    }
     assert.deepEqual(parseFromPanel({ type: 'rateOverall', sessionId: 's', rating: 'down', reason: '  too vague ' }), {
       type: 'rateOverall', sessionId: 's', rating: 'down', reason: 'too vague',
     });
@@ -36,6 +39,8 @@ describe('parseFromPanel', () => {
       { type: 'rateStep', sessionId: 's', step: '0', rating: 'up' },
       { type: 'rateOverall', sessionId: 's', rating: 'up', reason: 5 },
       { type: 'next', sessionId: 5 },
+      { type: 'hint', sessionId: 's' }, // no step
+      { type: 'checkWithTeacher', sessionId: 's', step: -2 },
     ];
     for (const message of bad) {
       assert.equal(parseFromPanel(message), undefined, JSON.stringify(message));
