@@ -1,7 +1,7 @@
 // `npm run test:e2e`: a person's session in VS Code (code-server) driven by Playwright + Debian
-// Chromium: open the sample file, run the command from the palette, answer a step in the panel, go
-// to the next step, give thumbs, ask the teacher for a hint and a check, hover a quantity. Asserts on what is visible and saves PNG
-// screenshots to artifacts/screenshots/ (git-ignored; CI keeps them as artifacts).
+// Chromium: open the sample file, run the command from the palette, answer a step in the panel, ask
+// the teacher for a hint and a check, go to the next step, give thumbs, hover a quantity. Asserts on
+// what is visible and saves PNG screenshots to artifacts/screenshots/ (git-ignored; CI keeps them).
 //
 // The extension runs in its default `auto` mode: the bundled model first, the teacher as fallback.
 // A stand-in teacher on 127.0.0.1 (test/suite/fakeTeacher.ts) is configured so the flow has steps
