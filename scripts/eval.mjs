@@ -5,8 +5,12 @@
 //   3. runs the runtime's batch mode: npm run decompose -- --json --input P --output O [--model DIR],
 //   4. runs the Python harness with --ours O; its LAST stdout line is the summary JSON.
 // Options handled here: --ours FILE (skip steps 2-3 and use FILE), --no-ours (reference systems only),
-// --model DIR (passed to decompose). Everything else (--split, --limit, --data, --answerer-*, ...)
-// goes to the harness; see `training/.venv/bin/python -m training.evaluate --help`.
+// --model DIR (passed to decompose). --out-dir DIR (default reports/) holds the decompositions as
+// well as the harness's report, so runs of different models do not overwrite each other; they all
+// share the caches in reports/cache (embeddings of the references take ~15 minutes to compute) unless
+// --cache-dir says otherwise. Everything
+// else (--split, --limit, --data, --answerer-*, ...) goes to the harness; see
+// `training/.venv/bin/python -m training.evaluate --help`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -40,6 +44,8 @@ let model = null;
 let split = 'evaluation';
 let limit = null;
 let dataDir = null;
+let outDir = path.join(root, 'reports');
+let cacheGiven = false;
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   const value = () => {
@@ -54,6 +60,11 @@ for (let i = 0; i < argv.length; i++) {
     if (a === '--split') passthrough.push((split = value()));
     else if (a === '--limit') passthrough.push((limit = value()));
     else if (a === '--data') passthrough.push((dataDir = value()));
+    else if (a === '--out-dir') passthrough.push((outDir = path.resolve(value())));
+    else if (a === '--cache-dir') {
+      passthrough.push(value());
+      cacheGiven = true;
+    }
   }
 }
 if (ours && noOurs) fail('--ours and --no-ours exclude each other');
@@ -62,11 +73,10 @@ run('bash', [path.join(root, 'training', 'setup.sh')], 'training/setup.sh');
 if (!existsSync(python)) fail(`no Python venv at ${python} (run: npm run setup:python)`);
 
 if (!ours && !noOurs) {
-  const reports = path.join(root, 'reports');
-  mkdirSync(reports, { recursive: true });
+  mkdirSync(outDir, { recursive: true });
   const tag = `eval-${split}${limit ? `-limit${limit}` : ''}`;
-  const problems = path.join(reports, `${tag}-problems.jsonl`);
-  ours = path.join(reports, `${tag}-ours.jsonl`);
+  const problems = path.join(outDir, `${tag}-problems.jsonl`);
+  ours = path.join(outDir, `${tag}-ours.jsonl`);
   const sel = ['--split', split, ...(limit ? ['--limit', limit] : []), ...(dataDir ? ['--data', dataDir] : [])];
   run(python, ['-m', 'training.evaluate', ...sel, '--write-problems', problems], 'the problem writer');
   // npm_execpath is set when this script runs under `npm run`; otherwise call npm from PATH.
@@ -85,4 +95,5 @@ if (!ours && !noOurs) {
   if (status !== 0) console.error(`eval: npm run decompose exited with ${status}; failed lines count as empty decompositions`);
 }
 
-run(python, ['-m', 'training.evaluate', ...passthrough, ...(ours ? ['--ours', ours] : [])], 'the evaluation harness');
+const cache = cacheGiven ? [] : ['--cache-dir', path.join(root, 'reports', 'cache')];
+run(python, ['-m', 'training.evaluate', ...passthrough, ...cache, ...(ours ? ['--ours', ours] : [])], 'the evaluation harness');

@@ -96,6 +96,8 @@ try {
   process.exitCode = 1;
 } finally {
   fs.rmSync(tmp, { recursive: true, force: true });
+  // Leave the working tree's development build (source maps, readable stacks) as it was.
+  run(process.execPath, ['esbuild.mjs', '--quiet']);
 }
 console.log('\nVSIX sizes:');
 for (const r of rows) {

@@ -66,7 +66,7 @@ export interface AnswerEvent extends EventBase {
   answer: string;
   /** Its evaluated value when it is arithmetic ("13" for "16-3-4"). */
   value?: string;
-  /** Set only when the answer was actually checked against a known answer. */
+  /** Set only when the answer was actually checked: by the teacher ("Check with teacher") or against a known answer. */
   correct?: boolean;
 }
 

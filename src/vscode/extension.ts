@@ -275,13 +275,13 @@ class Controller implements TutorHost, vscode.Disposable {
     }
   }
 
-  async recordAnswer(state: TutorViewState, step: number, answer: string, value?: string): Promise<boolean> {
+  async recordAnswer(state: TutorViewState, step: number, answer: string, extra: { value?: string; correct?: boolean } = {}): Promise<boolean> {
     if (!this.feedbackEnabled) {
       return false;
     }
     try {
       const id = await this.feedbackIdFor(state);
-      return await this.feedback.recordAnswer(id, step, answer, value !== undefined ? { value } : {});
+      return await this.feedback.recordAnswer(id, step, answer, extra);
     } catch (err) {
       this.log.error(err instanceof Error ? err : String(err));
       return false;

@@ -16,7 +16,8 @@ export interface TutorHost {
   readonly teacherAvailable: boolean;
   /** Records a vote; resolves false when logging is off. */
   recordVote(state: TutorViewState, target: number | 'overall', rating: Rating, reason?: string): Promise<boolean>;
-  recordAnswer(state: TutorViewState, step: number, answer: string, value?: string): Promise<boolean>;
+  /** Logs an answer; `correct` only when it was checked (by the teacher). */
+  recordAnswer(state: TutorViewState, step: number, answer: string, extra?: { value?: string; correct?: boolean }): Promise<boolean>;
   /** Re-runs the decomposition of the panel's problem; the host then calls `show`. */
   regenerate(state: TutorViewState, preferTeacher: boolean): Promise<void>;
   /** The teacher's hint for a step; rejects with a UserFacingError when no teacher can give one. */
@@ -150,7 +151,7 @@ export class TutorPanel implements vscode.Disposable {
           i === message.step ? { ...step, answer, value, ...(step.answer === answer ? {} : { teacherCheck: undefined }) } : step,
         );
         this.show({ ...s, steps, notice: undefined, error: undefined });
-        await this.host.recordAnswer(s, message.step, answer, value);
+        await this.host.recordAnswer(s, message.step, answer, value !== undefined ? { value } : {});
         return;
       }
       case 'next':
@@ -225,6 +226,12 @@ export class TutorPanel implements vscode.Disposable {
     const stillApplies = patch && (kind === 'hint' || now.steps[index].answer === answer);
     const steps = stillApplies ? now.steps.map((step, i) => (i === index ? { ...step, ...patch } : step)) : now.steps;
     this.show({ ...now, steps, busy: undefined, ...(error ? { error } : {}) });
+    const verdict = stillApplies ? patch?.teacherCheck?.verdict : undefined;
+    if (verdict === 'correct' || verdict === 'incorrect') {
+      // A checked answer is the strongest reward the feedback log has (docs/feedback.md).
+      const value = now.steps[index].value;
+      await this.host.recordAnswer(now, index, answer!, { ...(value !== undefined ? { value } : {}), correct: verdict === 'correct' });
+    }
   }
 
   private html(): string {

@@ -473,6 +473,11 @@ suite('Tutor flow: panel, hover, feedback (fake teacher on 127.0.0.1)', () => {
     assert.strictEqual(panelState().steps[0].hint, HINT, 'the hint is kept');
     await panel.handleMessage({ type: 'checkWithTeacher', sessionId: s.sessionId, step: 0 });
     assert.strictEqual(panelState().steps[0].teacherCheck?.verdict, 'correct');
+
+    // Both verdicts are in the feedback log as checked answers (the reward of the training format).
+    const id = panelState().feedbackId;
+    const checked = feedbackLines().filter((l) => l.type === 'answer' && l.id === id && 'correct' in l);
+    assert.deepStrictEqual(checked.map((l) => [l.answer, l.correct]), [['12', false], ['16', true]]);
   });
 
   test('a slow teacher or none: the panel says why and keeps the step as it was', async function () {

@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--write-problems", metavar="FILE", default=None,
                    help="write the split's problems as {id, problem} JSONL (input for the decompose CLI) and exit")
     p.add_argument("--out-dir", default=str(D.REPO_ROOT / "reports"), help="report folder (default reports/)")
+    p.add_argument("--cache-dir", default=None,
+                   help="embedding / answerer caches, keyed by text, so reports can share one (default <out-dir>/cache)")
     p.add_argument("--no-embedding", action="store_true", help="lexical similarity only (no MiniLM)")
     p.add_argument("--threshold", type=float, default=None,
                    help="embedding cosine threshold; default: chosen on the calibration split")
@@ -36,8 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--answerer-max-retries", type=int, default=4)
     p.add_argument("--answerer-timeout", type=float, default=60.0, help="seconds per HTTP request")
     p.add_argument("--answerer-backoff", type=float, default=2.0, help="first retry delay in seconds (doubles)")
-    p.add_argument("--answerer-cache", default=None, help="resumable response cache (default <out-dir>/cache/answerer-<model>.jsonl)")
+    p.add_argument("--answerer-cache", default=None, help="resumable response cache (default <cache-dir>/answerer-<model>.jsonl)")
     return p
+
+
+def cache_dir(args) -> Path:
+    return Path(args.cache_dir) if args.cache_dir else Path(args.out_dir) / "cache"
 
 
 def log(msg: str) -> None:
@@ -88,7 +94,7 @@ def run(args) -> int:
     else:
         try:
             from .embed import Embedder
-            embedder = Embedder(out_dir / "cache" / "minilm-embeddings.npz")
+            embedder = Embedder(cache_dir(args) / "minilm-embeddings.npz")
             embedder._load()
             meta["f1_kind"] = "embedding"
         except Exception as e:  # the issue allows a lexical fallback, said out loud
@@ -136,7 +142,7 @@ def run_answerer(args, problems, selected, systems, res, out_dir: Path) -> dict:
     key = os.environ.get("MATH_TUTOR_ANSWERER_KEY") or os.environ.get("OPENAI_API_KEY")
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", args.answerer_model)
     cfg = AnswererConfig(args.answerer_base_url, args.answerer_model, key,
-                         Path(args.answerer_cache) if args.answerer_cache else out_dir / "cache" / f"answerer-{slug}.jsonl",
+                         Path(args.answerer_cache) if args.answerer_cache else cache_dir(args) / f"answerer-{slug}.jsonl",
                          rpm=args.answerer_rpm, max_retries=args.answerer_max_retries,
                          timeout=args.answerer_timeout, backoff_base=args.answerer_backoff)
     ans = Answerer(cfg)

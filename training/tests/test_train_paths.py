@@ -76,7 +76,12 @@ def test_feedback_loop_log_export_finetune_onnx_runtime(tmp_path):
                         str(exported), "--init", str(init / "model.pt"), "--out", str(tuned)],
                        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "feedback: 3 records (2 thumbs up)" in r.stdout
+    assert "feedback: 3 records (2 thumbs up) + " in r.stdout
+    # Without a checkpoint the same entry point runs the recipe with the feedback added.
+    r = subprocess.run([sys.executable, "-m", "training.train", "--tiny", "--no-export", "--feedback", str(exported),
+                        "--out", str(tmp_path / "recipe")], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "feedback: 3 records (2 thumbs up) added to the recipe's" in r.stdout
 
     r = subprocess.run(["node", str(out_js / "cli" / "main.js"), "decompose", "--json", "--device", "cpu",
                         "--model", str(tuned / "export"), "Tom has 3 apples and buys 2 more. How many apples does he have now?"],
