@@ -115,8 +115,11 @@ def export_onnx(model: Decomposer, out: Path) -> None:
 
 
 def quantize(src: Path, dst: Path) -> None:
+    """Dynamic int8 weights with one scale per output channel: on the held-out calibration problems
+    per-channel kept more of fp32's quality than one scale per tensor (f1_mean 0.400 vs 0.393, fp32
+    0.408; models/README.md) at the same size, and fp32 itself is 4x over the size budget."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=False,
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
                      op_types_to_quantize=["MatMul", "Gather"])
 
 
