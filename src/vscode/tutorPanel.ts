@@ -5,7 +5,7 @@ import { randomBytes } from 'crypto';
 import * as vscode from 'vscode';
 import { readAnswer } from '../core/answerExpression';
 import { FromPanel, parseFromPanel, Rating, StepView, ToPanel, TutorViewState } from '../core/panelProtocol';
-import type { AnswerCheck } from '../core/types';
+import { type AnswerCheck, UserFacingError } from '../core/types';
 import { describeError } from './decomposerService';
 
 export const PANEL_VIEW_TYPE = 'mathTutor.panel';
@@ -216,6 +216,9 @@ export class TutorPanel implements vscode.Disposable {
     try {
       patch = kind === 'hint' ? { hint: await this.host.hint(s, index) } : { teacherCheck: await this.host.checkWithTeacher(s, index, answer!) };
     } catch (err) {
+      if (!(err instanceof UserFacingError)) {
+        this.host.log.error(err instanceof Error ? err : String(err));
+      }
       error = describeError(err);
     }
     const now = this.viewState;
