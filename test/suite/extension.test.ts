@@ -100,6 +100,14 @@ function feedbackLines(): Record<string, unknown>[] {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
+/** Decomposes the Janet problem of the fixture (paragraph under the cursor) and returns the panel's state. */
+async function showJanet(): Promise<TutorViewState> {
+  const editor = await openFixture();
+  cursorAt(editor, JANET, 10);
+  await decompose();
+  return panelState();
+}
+
 function panelState(): TutorViewState {
   const state = api.panel?.state;
   assert.ok(state, 'the tutor panel has no state');
@@ -325,7 +333,7 @@ suite('Tutor flow: panel, hover, feedback (fake teacher on 127.0.0.1)', () => {
   test('a slow teacher never holds the hover longer than its timeout; the local part still shows', async function () {
     this.timeout(30_000);
     const editor = await openFixture();
-    teacher.explainDelayMs = 10_000;
+    teacher.replyDelayMs = 10_000;
     try {
       await withSetting('teacher.timeoutMs', 1000, async () => {
         const started = Date.now();
@@ -338,7 +346,7 @@ suite('Tutor flow: panel, hover, feedback (fake teacher on 127.0.0.1)', () => {
         assert.ok(waited < 5000, `the hover waited ${waited} ms with a 1000 ms teacher timeout`);
       });
     } finally {
-      teacher.explainDelayMs = 0;
+      teacher.replyDelayMs = 0;
     }
   });
 
@@ -440,10 +448,7 @@ suite('Tutor flow: panel, hover, feedback (fake teacher on 127.0.0.1)', () => {
 
   test('the teacher gives a hint for the current step and checks the learner\'s answer', async function () {
     this.timeout(30_000);
-    const editor = await openFixture();
-    cursorAt(editor, JANET, 10);
-    await decompose();
-    const s = panelState();
+    const s = await showJanet();
     const panel = api.panel!;
     const systemOf = (i: number) => teacher.requests[i].body?.messages.find((m) => m.role === 'system')?.content;
     const userOf = (i: number) => teacher.requests[i].body?.messages.find((m) => m.role === 'user')?.content ?? '';
@@ -482,17 +487,14 @@ suite('Tutor flow: panel, hover, feedback (fake teacher on 127.0.0.1)', () => {
 
   test('a slow teacher or none: the panel says why and keeps the step as it was', async function () {
     this.timeout(30_000);
-    const editor = await openFixture();
-    cursorAt(editor, JANET, 10);
-    await decompose();
-    const s = panelState();
-    teacher.explainDelayMs = 10_000;
+    const s = await showJanet();
+    teacher.replyDelayMs = 10_000;
     try {
       await withSetting('teacher.timeoutMs', 1000, async () => {
         await api.panel!.handleMessage({ type: 'hint', sessionId: s.sessionId, step: 0 });
       });
     } finally {
-      teacher.explainDelayMs = 0;
+      teacher.replyDelayMs = 0;
     }
     assert.match(panelState().error ?? '', /did not answer within/);
     assert.strictEqual(panelState().busy, undefined);

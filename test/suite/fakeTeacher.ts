@@ -11,7 +11,7 @@ export interface FakeTeacher {
   /** Every request received, in order. */
   requests: RecordedRequest[];
   /** Delay before answering non-streaming requests (hints, checks, explanations), to test timeouts. */
-  explainDelayMs: number;
+  replyDelayMs: number;
   close(): Promise<void>;
 }
 
@@ -63,19 +63,19 @@ function tutorReply(request: RecordedRequest): ScriptedReply {
 
 export async function startFakeTeacher(): Promise<FakeTeacher> {
   const server = await FakeOpenAIServer.start();
-  let explainDelayMs = 0;
+  let replyDelayMs = 0;
   server.whenEmpty((request) => {
     const reply = tutorReply(request);
-    return explainDelayMs > 0 && !request.body?.stream ? replies.slow(explainDelayMs, reply) : reply;
+    return replyDelayMs > 0 && !request.body?.stream ? replies.slow(replyDelayMs, reply) : reply;
   });
   return {
     baseUrl: server.baseURL,
     requests: server.requests,
-    get explainDelayMs() {
-      return explainDelayMs;
+    get replyDelayMs() {
+      return replyDelayMs;
     },
-    set explainDelayMs(ms: number) {
-      explainDelayMs = ms;
+    set replyDelayMs(ms: number) {
+      replyDelayMs = ms;
     },
     close: () => server.close(),
   };
