@@ -13,6 +13,10 @@ RUNS = REPO / "training" / "runs"
 # slots [unused0..2]=1..3, so the contract's ids map onto real, otherwise never-produced vocab rows.
 PAD, BOS, EOS, SEP = 0, 1, 2, 3
 SPECIAL = {"bos": BOS, "eos": EOS, "pad": PAD, "sep": SEP}
+# Style tokens (training/train.py --style): socratic targets start from [unused3] instead of bos, so
+# one decoder learns both reference styles without blending them; the model's Config.bos says which
+# one it generates, and the manifest's `bos` carries that choice to the runtime.
+SOCRATIC_BOS = 4
 # MiniLM's own markers: the encoder graph rewrites the source's trailing `eos` to [SEP] and prepends
 # [CLS], so the frozen encoder sees the input distribution it was pretrained on.
 BERT_CLS, BERT_SEP = 101, 102

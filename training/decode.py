@@ -118,13 +118,13 @@ def banned_tokens(h: Hyp, tok, max_questions: int, no_repeat_ngram: int) -> tupl
 
 
 def decode(stepper, src_ids: list[int], beams: int = 4, max_questions: int = 8, max_new_tokens: int = 160,
-           no_repeat_ngram: int = 0, tok=None) -> dict:
-    """Beam search (greedy when beams == 1). Returns {"ids", "questions", "score"}."""
+           no_repeat_ngram: int = 0, tok=None, bos: int = BOS) -> dict:
+    """Beam search (greedy when beams == 1) from the start id `bos`. Returns {"ids", "questions", "score"}."""
     tok = tok or tokenizer()
     beams = max(1, int(beams))
     stepper.start(src_ids, beams)
     live: list[Hyp | None] = [Hyp()] + [None] * (beams - 1)  # None: inactive row (score -inf)
-    tokens = [BOS] * beams
+    tokens = [bos] * beams
     parents = list(range(beams))
     finished: list[tuple[float, Hyp]] = []
     for _ in range(max_new_tokens):
@@ -221,7 +221,8 @@ def decode_text(stepper, problem: str, manifest: dict, beams: int | None = None)
     d = manifest["decoding"]
     src = encode_source(problem, manifest["maxSourceTokens"])
     return decode(stepper, src, beams=d["beams"] if beams is None else beams, max_questions=d["maxQuestions"],
-                  max_new_tokens=d["maxNewTokens"], no_repeat_ngram=d["noRepeatNgram"])
+                  max_new_tokens=d["maxNewTokens"], no_repeat_ngram=d["noRepeatNgram"],
+                  bos=manifest["specialTokens"]["bos"])
 
 
 def main() -> None:

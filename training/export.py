@@ -140,7 +140,7 @@ def write_manifest(out: Path, cfg: Config, precision: str, version: str, extra_a
         "architecture": arch,
         "precision": precision,
         "maxSourceTokens": MAX_SOURCE_TOKENS,
-        "specialTokens": dict(SPECIAL),
+        "specialTokens": {**SPECIAL, "bos": cfg.bos},
         "decoderPast": {"names": past_names(cfg), "numHeads": cfg.n_heads, "headDim": cfg.head_dim},
         "decoding": {**DECODING, **(decoding or {})},
         "files": files,

@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .common import BERT_CLS, BERT_SEP, EOS, minilm_dir
+from .common import BERT_CLS, BERT_SEP, BOS, EOS, minilm_dir
 
 NEG = -1e9
 
@@ -37,6 +37,8 @@ class Config:
     dropout: float = 0.1
     out_vocab: list[int] = field(default_factory=list)  # token ids the generator head can emit
     warm_start: bool = True
+    style_tokens: bool = False  # trained with a start id per reference style (train.py --style)
+    bos: int = BOS  # the decoder's start id when generating (SOCRATIC_BOS: socratic style)
 
     @property
     def head_dim(self) -> int:

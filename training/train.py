@@ -34,7 +34,7 @@ import torch.distributed as dist
 import torch.nn as nn
 
 from . import data as D
-from .common import EOS, BOS, PAD, RUNS, data_dir, encode_source, encode_target
+from .common import BOS, RUNS, SOCRATIC_BOS, data_dir, encode_source, encode_target
 from .model import Config, FrozenEncoder, build, load_minilm
 
 SEED = 1234
@@ -96,6 +96,17 @@ def select(examples: list[D.Example], method: str, llm_weight: float, beta: floa
     return out
 
 
+def start_id(cfg: Config, kind: str) -> int:
+    """The decoder's first input for a target of this kind. With style tokens, socratic sets start
+    from SOCRATIC_BOS and the LLM-style ones (the LLM's, the paper's compact models trained on them)
+    from bos; user feedback holds the model's own outputs, so it starts from the id it generates with."""
+    if not cfg.style_tokens:
+        return BOS
+    if kind == "socratic":
+        return SOCRATIC_BOS
+    return cfg.bos if kind == "feedback" else BOS
+
+
 # ------------------------------------------------------------------------------------ encoder cache
 @torch.no_grad()
 def encode_all(problems: list[str], cache_path: Path | None, bert=None, batch: int = 32) -> dict[str, torch.Tensor]:
@@ -128,8 +139,9 @@ def encode_all(problems: list[str], cache_path: Path | None, bert=None, batch: i
 
 
 # ------------------------------------------------------------------------------------ batching
-def make_batches(items: list[tuple[list[int], list[int], float, str]], batch_tokens: int, rng: random.Random):
-    """Length-bucketed batches (less padding on a CPU), shuffled."""
+def make_batches(items: list[tuple[list[int], list[int], float, str, int]], batch_tokens: int, rng: random.Random):
+    """Length-bucketed batches (less padding on a CPU), shuffled. items: (source ids, target ids,
+    weight, problem, decoder start id)."""
     idx = sorted(range(len(items)), key=lambda i: (len(items[i][1]) + rng.random() * 4))
     batches, cur, cur_max = [], [], 0
     for i in idx:
@@ -157,7 +169,7 @@ def collate(batch, items, cache):
         sj, tj = src[j], tgt[j]
         h[j, :len(sj)] = cache[items[i][3]].float()
         src_ids[j, :len(sj)] = torch.tensor(sj); mask[j, :len(sj)] = 1
-        dec_in[j, :len(tj)] = torch.tensor([BOS] + tj[:-1]); targets[j, :len(tj)] = torch.tensor(tj)
+        dec_in[j, :len(tj)] = torch.tensor([items[i][4]] + tj[:-1]); targets[j, :len(tj)] = torch.tensor(tj)
         tmask[j, :len(tj)] = 1
     return h, mask, src_ids, dec_in, targets, tmask, w
 
@@ -183,7 +195,7 @@ def evaluate(model, items: list[dict], beams: int = 1, no_repeat_ngram: int = 0,
     preds = []
     for it in items:
         out = decode(st, encode_source(it["problem"]), beams=beams, max_questions=8, max_new_tokens=max_new_tokens,
-                     no_repeat_ngram=no_repeat_ngram)
+                     no_repeat_ngram=no_repeat_ngram, bos=model.cfg.bos)
         preds.append(clean_questions(out["questions"]))
     model.train()
     return score(preds, items) | {"example": preds[0] if preds else []}
@@ -225,6 +237,9 @@ def parse(argv=None):
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--batch-tokens", type=int, default=1536)
     ap.add_argument("--llm-weight", type=float, default=3.0)
+    ap.add_argument("--style", choices=["none", "llm", "socratic"], default="none",
+                    help="none: one start id for every target; llm/socratic: a start id per reference style, "
+                         "generate in the named one (ignored with --init: the checkpoint's choice holds)")
     ap.add_argument("--eval-every", type=int, default=0, help="steps between calibration evaluations (0: every 3 epochs)")
     ap.add_argument("--eval-limit", type=int, default=40, help="held-out problems used for checkpoint selection (0: all 79)")
     ap.add_argument("--no-export", action="store_true")
@@ -279,11 +294,6 @@ def main(argv=None) -> dict:
             # No checkpoint at hand (model.pt is not committed): the full recipe with the feedback added.
             examples = examples + fb
             log(f"feedback: {len(fb)} records ({ups} thumbs up) added to the recipe's {len(examples) - len(fb)}")
-    pairs = select(examples, a.method, a.llm_weight)
-    mean_w = sum(w for _, w in pairs) / len(pairs)
-    items = [(encode_source(e.problem), encode_target(e.questions), w / mean_w, e.problem) for e, w in pairs]
-    log(f"method={a.method} examples={len(items)} kinds="
-        f"{dict(sorted(((k, sum(1 for e, _ in pairs if e.kind == k)) for k in {e.kind for e, _ in pairs})))}")
 
     # ---- model
     bert = load_minilm()
@@ -291,10 +301,16 @@ def main(argv=None) -> dict:
         ck = torch.load(a.init, map_location="cpu", weights_only=False)
         cfg = Config(**{**ck["config"], "warm_start": False})
     else:
-        cfg = Config(n_layers=a.layers, out_vocab=D.output_vocab(D.build_dataset(root, tiny=False)))
+        cfg = Config(n_layers=a.layers, out_vocab=D.output_vocab(D.build_dataset(root, tiny=False)),
+                     style_tokens=a.style != "none", bos=SOCRATIC_BOS if a.style == "socratic" else BOS)
     model = build(cfg, bert=bert, with_encoder=True, seed=a.seed)
     if a.init:
         load_weights(model, Path(a.init))
+    pairs = select(examples, a.method, a.llm_weight)
+    mean_w = sum(w for _, w in pairs) / len(pairs)
+    items = [(encode_source(e.problem), encode_target(e.questions), w / mean_w, e.problem, start_id(cfg, e.kind)) for e, w in pairs]
+    log(f"method={a.method} examples={len(items)} kinds="
+        f"{dict(sorted(((k, sum(1 for e, _ in pairs if e.kind == k)) for k in {e.kind for e, _ in pairs})))}")
 
     # ---- frozen encoder cache (rank 0 computes, the others wait and read)
     cache_path = RUNS / "cache" / ("minilm_tiny.pt" if a.tiny else "minilm.pt")
