@@ -2,7 +2,10 @@
 (GSM8K test lines 240-318; never the evaluation split), for selection of decoding settings and
 int8-vs-fp32. Official evaluation-split numbers come from training/evaluate/ (`npm run eval`).
 
-python -m training.calibrate --model models [--beams 1 4] [--ngram 0 4] [--limit N]
+python -m training.calibrate --model models [--beams 1 4] [--ngram 0 4] [--limit N] [--bos ID]
+
+The scores are of the decoded sub-questions; `shown` scores what the runtime shows, with the
+problem's own question appended when no sub-question asks it (as `npm run eval` does).
 """
 from __future__ import annotations
 
@@ -14,15 +17,18 @@ from pathlib import Path
 
 from .common import data_dir
 from .data import heldout_calibration
-from .decode import OnnxStepper, clean_questions, decode_text
+from .decode import OnnxStepper, clean_questions, decode_text, end_with_problem_question
 from .metrics import score
 
 
-def run(model_dir: str, beams: int, ngram: int | None, limit: int | None, threads: int = 1) -> dict:
+def run(model_dir: str, beams: int, ngram: int | None, limit: int | None, threads: int = 1,
+        bos: int | None = None) -> dict:
     st = OnnxStepper(model_dir, threads=threads)
     man = json.loads(json.dumps(st.manifest))
     if ngram is not None:
         man["decoding"]["noRepeatNgram"] = ngram
+    if bos is not None:
+        man["specialTokens"]["bos"] = bos
     items = heldout_calibration(data_dir())
     items = items[:limit] if limit else items
     preds, ms, toks = [], [], []
@@ -33,7 +39,10 @@ def run(model_dir: str, beams: int, ngram: int | None, limit: int | None, thread
         toks.append(len(out["ids"]))
         preds.append(clean_questions(out["questions"], man["decoding"]["maxQuestions"]))
     res = score(preds, items)
-    res.update(model=model_dir, precision=man["precision"], beams=beams, noRepeatNgram=man["decoding"]["noRepeatNgram"],
+    mq = man["decoding"]["maxQuestions"]
+    shown = score([end_with_problem_question(p, it["problem"], mq) for p, it in zip(preds, items)], items)
+    res["shown"] = {k: shown[k] for k in ("f1_socratic", "f1_llm", "f1_mean", "mean_count")}
+    res.update(model=model_dir, bos=man["specialTokens"]["bos"], precision=man["precision"], beams=beams, noRepeatNgram=man["decoding"]["noRepeatNgram"],
                p50_ms=round(statistics.median(ms), 1), p95_ms=round(sorted(ms)[int(0.95 * (len(ms) - 1))], 1),
                mean_tokens=round(sum(toks) / len(toks), 1),
                model_mb=round(sum(f["bytes"] for f in man["files"].values()) / 1e6, 1))
@@ -47,11 +56,13 @@ def main() -> None:
     ap.add_argument("--ngram", type=int, nargs="+", default=[None])
     ap.add_argument("--limit", type=int)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--bos", type=int, help="decode from this start id instead of the manifest's "
+                    "(a model trained with --style: 1 = LLM style, 4 = socratic style)")
     a = ap.parse_args()
     for m in a.model:
         for b in a.beams:
             for n in a.ngram:
-                print(json.dumps(run(m, b, n, a.limit, a.threads)), flush=True)
+                print(json.dumps(run(m, b, n, a.limit, a.threads, a.bos)), flush=True)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -215,6 +216,23 @@ def clean_questions(raw: list[str], max_questions: int = 8) -> list[str]:
         if len(out) >= max_questions:
             break
     return out
+
+
+def problem_question(problem: str) -> str | None:
+    """The Python twin of problemQuestion (src/core/subQuestions.ts): the problem's last sentence
+    that ends with "?"."""
+    sentences = [t.strip() for t in re.split(r"(?<=[.!?])\s+(?=[A-Z\"'(])", re.sub(r"\s+", " ", problem))]
+    return next((t for t in reversed(sentences) if t.endswith("?")), None)
+
+
+def end_with_problem_question(questions: list[str], problem: str, max_questions: int = 8) -> list[str]:
+    """The Python twin of endWithProblemQuestion: the runtime appends the problem's own question
+    when no sub-question asks it (word-set Jaccard >= 0.5), so scores of what learners see use it."""
+    from .metrics import jaccard
+    question = problem_question(problem)
+    if question is None or any(jaccard(q, question) >= 0.5 for q in questions):
+        return list(questions)
+    return questions[:max(0, max_questions - 1)] + [question]
 
 
 def decode_text(stepper, problem: str, manifest: dict, beams: int | None = None) -> dict:

@@ -10,17 +10,21 @@ def words(q: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]+", q.lower()))
 
 
+def jaccard(a: str, b: str) -> float:
+    x, y = words(a), words(b)
+    u = len(x | y)
+    return len(x & y) / u if u else 0.0
+
+
 def match_f1(pred: list[str], ref: list[str], thr: float = 0.5) -> float:
     if not pred and not ref:
         return 1.0
     if not pred or not ref:
         return 0.0
-    pw, rw = [words(p) for p in pred], [words(r) for r in ref]
     pairs = []
-    for i, a in enumerate(pw):
-        for j, b in enumerate(rw):
-            u = len(a | b)
-            jac = len(a & b) / u if u else 0.0
+    for i, a in enumerate(pred):
+        for j, b in enumerate(ref):
+            jac = jaccard(a, b)
             if jac >= thr:
                 pairs.append((-jac, i, j))
     pairs.sort()

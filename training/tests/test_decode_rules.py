@@ -122,3 +122,15 @@ def test_search_stops_once_beams_hypotheses_finished():
 def test_bounded_on_flat_distribution(beams):
     out = decode(Scripted(lambda s: {}), [10, EOS], beams=beams, max_new_tokens=12, no_repeat_ngram=2)
     assert len(out["ids"]) <= 12
+
+
+def test_end_with_problem_question_is_the_runtimes_twin():
+    """The same cases src/core/subQuestions.ts is tested against (test/fixtures/)."""
+    import json
+    from pathlib import Path
+    from training.decode import end_with_problem_question
+    cases = json.loads((Path(__file__).resolve().parents[2] / "test" / "fixtures" / "problem-question-cases.json")
+                       .read_text(encoding="utf-8"))["cases"]
+    assert len(cases) >= 5
+    for c in cases:
+        assert end_with_problem_question(c["questions"], c["problem"], c["maxQuestions"]) == c["expected"], c["problem"]

@@ -1,4 +1,6 @@
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import {
   cleanSubQuestions,
   endWithProblemQuestion,
@@ -87,6 +89,17 @@ describe('endWithProblemQuestion', () => {
     const steps = ['How many apples does Tom buy?', 'How many apples does he have now?'];
     assert.ok(questionSimilarity(steps[1], 'How many apples does Tom have now?') >= 0.5);
     assert.deepEqual(endWithProblemQuestion(steps, PROBLEM, 8), steps);
+  });
+
+  it('gives the outputs the Python twin (training/decode.py) is tested against', () => {
+    const file = path.join(__dirname, '..', '..', '..', '..', 'test', 'fixtures', 'problem-question-cases.json');
+    const { cases } = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+      cases: { problem: string; questions: string[]; maxQuestions: number; expected: string[] }[];
+    };
+    assert.ok(cases.length >= 5);
+    for (const c of cases) {
+      assert.deepEqual(endWithProblemQuestion(c.questions, c.problem, c.maxQuestions), c.expected, c.problem);
+    }
   });
 
   it('replaces the last step when the list is full, and leaves problems without a question alone', () => {
