@@ -229,6 +229,7 @@ def parse(argv=None):
     ap.add_argument("--feedback", help="JSONL/JSON of exported user feedback to fine-tune on")
     ap.add_argument("--init", help="checkpoint (model.pt) to start from; with --feedback: fine-tune it instead of running the recipe")
     ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--dropout", type=float, default=0.1, help="decoder dropout (ignored with --init)")
     # The default recipe: 9 epochs of the fbc set (1,620 steps, ~30 minutes on 2 idle cores). A 26-epoch
     # schedule peaked on the held-out problems at epoch 6 and fell after it while the training loss kept
     # falling (models/README.md), so a shorter schedule that decays by epoch 9 spends the budget better.
@@ -301,7 +302,7 @@ def main(argv=None) -> dict:
         ck = torch.load(a.init, map_location="cpu", weights_only=False)
         cfg = Config(**{**ck["config"], "warm_start": False})
     else:
-        cfg = Config(n_layers=a.layers, out_vocab=D.output_vocab(D.build_dataset(root, tiny=False)),
+        cfg = Config(n_layers=a.layers, dropout=a.dropout, out_vocab=D.output_vocab(D.build_dataset(root, tiny=False)),
                      style_tokens=a.style != "none", bos=SOCRATIC_BOS if a.style == "socratic" else BOS)
     model = build(cfg, bert=bert, with_encoder=True, seed=a.seed)
     if a.init:
