@@ -125,11 +125,11 @@ def test_bounded_on_flat_distribution(beams):
 
 
 def test_end_with_problem_question_is_the_runtimes_twin():
-    """The same cases src/core/subQuestions.ts is tested against (test/fixtures/)."""
+    """The same cases src/core/subQuestions.ts is tested against (test/cases/)."""
     import json
     from pathlib import Path
     from training.decode import end_with_problem_question
-    cases = json.loads((Path(__file__).resolve().parents[2] / "test" / "fixtures" / "problem-question-cases.json")
+    cases = json.loads((Path(__file__).resolve().parents[2] / "test" / "cases" / "problem-question-cases.json")
                        .read_text(encoding="utf-8"))["cases"]
     assert len(cases) >= 5
     for c in cases:

@@ -92,7 +92,7 @@ describe('endWithProblemQuestion', () => {
   });
 
   it('gives the outputs the Python twin (training/decode.py) is tested against', () => {
-    const file = path.join(__dirname, '..', '..', '..', '..', 'test', 'fixtures', 'problem-question-cases.json');
+    const file = path.join(__dirname, '..', '..', '..', '..', 'test', 'cases', 'problem-question-cases.json');
     const { cases } = JSON.parse(fs.readFileSync(file, 'utf8')) as {
       cases: { problem: string; questions: string[]; maxQuestions: number; expected: string[] }[];
     };
