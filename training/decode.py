@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .common import BOS, EOS, SEP, encode_source, normalize_question, tokenizer
+from .metrics import jaccard
 
 NEG_INF = float("-inf")
 
@@ -228,7 +229,6 @@ def problem_question(problem: str) -> str | None:
 def end_with_problem_question(questions: list[str], problem: str, max_questions: int = 8) -> list[str]:
     """The Python twin of endWithProblemQuestion: the runtime appends the problem's own question
     when no sub-question asks it (word-set Jaccard >= 0.5), so scores of what learners see use it."""
-    from .metrics import jaccard
     question = problem_question(problem)
     if question is None or any(jaccard(q, question) >= 0.5 for q in questions):
         return list(questions)

@@ -10,10 +10,13 @@ def words(q: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]+", q.lower()))
 
 
-def jaccard(a: str, b: str) -> float:
-    x, y = words(a), words(b)
+def word_jaccard(x: set[str], y: set[str]) -> float:
     u = len(x | y)
     return len(x & y) / u if u else 0.0
+
+
+def jaccard(a: str, b: str) -> float:
+    return word_jaccard(words(a), words(b))
 
 
 def match_f1(pred: list[str], ref: list[str], thr: float = 0.5) -> float:
@@ -21,10 +24,11 @@ def match_f1(pred: list[str], ref: list[str], thr: float = 0.5) -> float:
         return 1.0
     if not pred or not ref:
         return 0.0
+    pw, rw = [words(p) for p in pred], [words(r) for r in ref]
     pairs = []
-    for i, a in enumerate(pred):
-        for j, b in enumerate(ref):
-            jac = jaccard(a, b)
+    for i, a in enumerate(pw):
+        for j, b in enumerate(rw):
+            jac = word_jaccard(a, b)
             if jac >= thr:
                 pairs.append((-jac, i, j))
     pairs.sort()
