@@ -130,7 +130,8 @@ def write_manifest(out: Path, cfg: Config, precision: str, version: str, extra_a
         p = out / name
         files[name] = {"sha256": sha256(p), "bytes": p.stat().st_size}
     arch = {"type": "minilm-encoder + warm-started transformer decoder + copy head",
-            "encoder": "all-MiniLM-L6-v2 (6 layers, d384, frozen)",
+            "encoder": "all-MiniLM-L6-v2 (6 layers, d384, "
+                       + (f"top {cfg.tuned_encoder_layers} fine-tuned)" if cfg.tuned_encoder_layers else "frozen)"),
             "decoderLayers": cfg.n_layers, "dModel": cfg.d_model, "generatorVocab": len(cfg.out_vocab)}
     arch.update(extra_arch or {})
     manifest = {
@@ -169,7 +170,10 @@ def export(model: Decomposer, out: Path, int8: bool = True, version: str = "0.0.
            decoding: dict | None = None, extra_arch: dict | None = None, reference: bool = True) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    params = sum(p.numel() for p in model.parameters()) - (
+    exported = [model.heads, model.decoder]
+    if model.encoder is not None:  # the MiniLM parts in the graph (not the layers the tuned ones replace)
+        exported += [model.encoder.bert.embeddings, model.encoder.layers]
+    params = sum(p.numel() for p in nn.ModuleList(exported).parameters()) - (
         model.decoder.word_emb.weight.numel() if model.encoder is not None else 0)  # tied copy counted once
     arch = {"parameters": int(params)}
     arch.update(extra_arch or {})

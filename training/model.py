@@ -39,6 +39,7 @@ class Config:
     warm_start: bool = True
     style_tokens: bool = False  # trained with a start id per reference style (train.py --style)
     bos: int = BOS  # the decoder's start id when generating (SOCRATIC_BOS: socratic style)
+    tuned_encoder_layers: int = 0  # MiniLM's top layers trained with the decoder (train.py --tune-encoder)
 
     @property
     def head_dim(self) -> int:
@@ -46,6 +47,9 @@ class Config:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+MINILM_LAYERS = 6
 
 
 def load_minilm():
@@ -57,29 +61,47 @@ def load_minilm():
     return model
 
 
-class FrozenEncoder(nn.Module):
-    """MiniLM with the contract's source convention mapped onto BERT's: [CLS] + ids with the
-    trailing eos rewritten to [SEP]; the [CLS] position is dropped again so outputs align with S."""
+def run_bert_layers(layers, config, h: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """h through BERT layers under a padding mask, as BertModel runs its encoder."""
+    from transformers.masking_utils import create_bidirectional_mask
+    mask = create_bidirectional_mask(config=config, inputs_embeds=h, attention_mask=attention_mask)
+    for layer in layers:
+        h = layer(h, attention_mask=mask)
+    return h
 
-    def __init__(self, bert=None):
+
+class FrozenEncoder(nn.Module):
+    """MiniLM's first `layers` layers (all six unless the top ones are tuned, see EncoderHeads) with
+    the contract's source convention mapped onto BERT's: [CLS] + ids with the trailing eos rewritten to
+    [SEP]; the [CLS] position is dropped again so outputs align with S."""
+
+    def __init__(self, bert=None, layers: int = MINILM_LAYERS):
         super().__init__()
         self.bert = bert if bert is not None else load_minilm()
+        self.layers = self.bert.encoder.layer[:layers]
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         ids = torch.where(input_ids == EOS, torch.full_like(input_ids, BERT_SEP), input_ids)
         cls = torch.full_like(ids[:, :1], BERT_CLS)
         ids = torch.cat([cls, ids], dim=1)
         mask = torch.cat([torch.ones_like(attention_mask[:, :1]), attention_mask], dim=1)
-        h = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+        h = run_bert_layers(self.layers, self.bert.config, self.bert.embeddings(input_ids=ids), mask)
         return h[:, 1:]
 
 
 class EncoderHeads(nn.Module):
-    """Trainable projections of the cached encoder states (exported inside encoder.onnx)."""
+    """The trainable part of the encoder side (exported inside encoder.onnx): MiniLM's top
+    `cfg.tuned_encoder_layers` layers, if any, then projections of the states to cross-attention
+    keys/values and copy keys. The frozen layers below them are computed once and cached."""
 
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg: Config, bert_config=None):
         super().__init__()
         self.cfg = cfg
+        if cfg.tuned_encoder_layers:
+            from transformers import BertConfig
+            from transformers.models.bert.modeling_bert import BertLayer
+            self.bert_config = bert_config or BertConfig.from_pretrained(str(minilm_dir()))
+            self.top = nn.ModuleList(BertLayer(self.bert_config) for _ in range(cfg.tuned_encoder_layers))
         self.k = nn.ModuleList(nn.Linear(cfg.d_model, cfg.d_model) for _ in range(cfg.n_layers))
         self.v = nn.ModuleList(nn.Linear(cfg.d_model, cfg.d_model) for _ in range(cfg.n_layers))
         self.copy_k = nn.Linear(cfg.d_model, cfg.d_model)
@@ -88,7 +110,9 @@ class EncoderHeads(nn.Module):
         b, s, _ = x.shape
         return x.view(b, s, self.cfg.n_heads, self.cfg.head_dim).transpose(1, 2)
 
-    def forward(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, h: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.cfg.tuned_encoder_layers:
+            h = run_bert_layers(self.top, self.bert_config, h, attention_mask)
         out = {}
         for i in range(self.cfg.n_layers):
             out[f"enc_k_{i}"] = self.split(self.k[i](h))
@@ -214,19 +238,20 @@ class Decoder(nn.Module):
 
 
 class Decomposer(nn.Module):
-    def __init__(self, cfg: Config, encoder: FrozenEncoder | None = None, with_encoder: bool = True):
+    def __init__(self, cfg: Config, encoder: FrozenEncoder | None = None, with_encoder: bool = True, bert_config=None):
         super().__init__()
         self.cfg = cfg
-        self.heads = EncoderHeads(cfg)
+        self.heads = EncoderHeads(cfg, bert_config)
         self.decoder = Decoder(cfg)
-        self.encoder = encoder if encoder is not None else (FrozenEncoder() if with_encoder else None)
+        frozen = MINILM_LAYERS - cfg.tuned_encoder_layers
+        self.encoder = encoder if encoder is not None else (FrozenEncoder(layers=frozen) if with_encoder else None)
 
     def empty_past(self, batch: int, device=None) -> list[torch.Tensor]:
         c = self.cfg
         return [torch.zeros(batch, c.n_heads, 0, c.head_dim, device=device) for _ in range(2 * c.n_layers)]
 
     def encode(self, input_ids, attention_mask) -> dict[str, torch.Tensor]:
-        return self.heads(self.encoder(input_ids, attention_mask))
+        return self.heads(self.encoder(input_ids, attention_mask), attention_mask)
 
     def step(self, input_ids, attention_mask, src_ids, enc, past):
         h, presents = self.decoder.hidden(input_ids, attention_mask, enc, past)
@@ -234,7 +259,7 @@ class Decomposer(nn.Module):
 
     def loss_terms(self, enc_h, attention_mask, src_ids, dec_in, targets):
         """Per-token log-likelihoods for teacher forcing from cached encoder states enc_h."""
-        enc = self.heads(enc_h)
+        enc = self.heads(enc_h, attention_mask)
         h, _ = self.decoder.hidden(dec_in, attention_mask, enc, self.empty_past(dec_in.shape[0], dec_in.device))
         return self.decoder.target_logprobs(h, attention_mask, src_ids, enc, targets)
 
@@ -245,14 +270,19 @@ def build(cfg: Config, bert=None, with_encoder: bool = True, seed: int = 0) -> D
     encoder = None
     if with_encoder or cfg.warm_start:
         bert = bert if bert is not None else load_minilm()
+    frozen = MINILM_LAYERS - cfg.tuned_encoder_layers
     if with_encoder:
-        encoder = FrozenEncoder(bert)
-    model = Decomposer(cfg, encoder=encoder, with_encoder=with_encoder)
+        encoder = FrozenEncoder(bert, layers=frozen)
+    model = Decomposer(cfg, encoder=encoder, with_encoder=with_encoder,
+                       bert_config=bert.config if bert is not None else None)
     for m in [model.heads, model.decoder]:
         for mod in m.modules():
             if isinstance(mod, nn.Linear):
                 nn.init.normal_(mod.weight, std=0.02)
                 nn.init.zeros_(mod.bias)
+    if cfg.tuned_encoder_layers and cfg.warm_start:
+        for i, layer in enumerate(model.heads.top):  # the tuned layers start as MiniLM's own
+            layer.load_state_dict(bert.encoder.layer[frozen + i].state_dict())
     dec = model.decoder
     emb = bert.embeddings
     with torch.no_grad():

@@ -35,7 +35,7 @@ import torch.nn as nn
 
 from . import data as D
 from .common import BOS, RUNS, SOCRATIC_BOS, data_dir, encode_source, encode_target
-from .model import Config, FrozenEncoder, build, load_minilm
+from .model import MINILM_LAYERS, Config, FrozenEncoder, build, load_minilm
 
 SEED = 1234
 TINY_TOKENS = 24  # --tiny decodes at most this many tokens (its barely trained model rarely stops)
@@ -109,14 +109,15 @@ def start_id(cfg: Config, kind: str) -> int:
 
 # ------------------------------------------------------------------------------------ encoder cache
 @torch.no_grad()
-def encode_all(problems: list[str], cache_path: Path | None, bert=None, batch: int = 32) -> dict[str, torch.Tensor]:
-    """MiniLM states for every problem, computed once (frozen encoder) and cached as fp16."""
+def encode_all(problems: list[str], cache_path: Path | None, bert=None, batch: int = 32,
+               layers: int = MINILM_LAYERS) -> dict[str, torch.Tensor]:
+    """States of MiniLM's first `layers` (frozen) layers for every problem, computed once and cached as fp16."""
     cache: dict[str, torch.Tensor] = {}
     if cache_path and cache_path.exists():
         cache = torch.load(cache_path, weights_only=False)
     todo = sorted({p for p in problems if p not in cache}, key=len)
     if todo:
-        enc = FrozenEncoder(bert if bert is not None else load_minilm()).eval()
+        enc = FrozenEncoder(bert if bert is not None else load_minilm(), layers=layers).eval()
         t0 = time.time()
         for i in range(0, len(todo), batch):
             chunk = todo[i:i + batch]
@@ -230,6 +231,8 @@ def parse(argv=None):
     ap.add_argument("--init", help="checkpoint (model.pt) to start from; with --feedback: fine-tune it instead of running the recipe")
     ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--dropout", type=float, default=0.1, help="decoder dropout (ignored with --init)")
+    ap.add_argument("--tune-encoder", type=int, default=0, metavar="N",
+                    help="train MiniLM's top N layers with the decoder (0: all frozen; ignored with --init)")
     # The default recipe: 9 epochs of the fbc set (1,620 steps, ~30 minutes on 2 idle cores). A 26-epoch
     # schedule peaked on the held-out problems at epoch 6 and fell after it while the training loss kept
     # falling (models/README.md), so a shorter schedule that decays by epoch 9 spends the budget better.
@@ -302,7 +305,7 @@ def main(argv=None) -> dict:
         ck = torch.load(a.init, map_location="cpu", weights_only=False)
         cfg = Config(**{**ck["config"], "warm_start": False})
     else:
-        cfg = Config(n_layers=a.layers, dropout=a.dropout, out_vocab=D.output_vocab(D.build_dataset(root, tiny=False)),
+        cfg = Config(n_layers=a.layers, dropout=a.dropout, tuned_encoder_layers=a.tune_encoder, out_vocab=D.output_vocab(D.build_dataset(root, tiny=False)),
                      style_tokens=a.style != "none", bos=SOCRATIC_BOS if a.style == "socratic" else BOS)
     model = build(cfg, bert=bert, with_encoder=True, seed=a.seed)
     if a.init:
@@ -314,13 +317,15 @@ def main(argv=None) -> dict:
         f"{dict(sorted(((k, sum(1 for e, _ in pairs if e.kind == k)) for k in {e.kind for e, _ in pairs})))}")
 
     # ---- frozen encoder cache (rank 0 computes, the others wait and read)
-    cache_path = RUNS / "cache" / ("minilm_tiny.pt" if a.tiny else "minilm.pt")
+    frozen = MINILM_LAYERS - cfg.tuned_encoder_layers
+    name = "minilm" + ("" if frozen == MINILM_LAYERS else f"_l{frozen}") + ("_tiny" if a.tiny else "")
+    cache_path = RUNS / "cache" / f"{name}.pt"
     if rank() == 0:
-        cache = encode_all([e.problem for e in examples], cache_path, bert)
+        cache = encode_all([e.problem for e in examples], cache_path, bert, layers=frozen)
     if distributed:
         dist.barrier()
         if rank() != 0:
-            cache = encode_all([e.problem for e in examples], cache_path, bert)
+            cache = encode_all([e.problem for e in examples], cache_path, bert, layers=frozen)
     if a.cache_only:
         return {"cache": str(cache_path), "problems": len(cache)}
 

@@ -68,7 +68,7 @@ def test_training_path_equals_full_distribution(pair):
     with torch.no_grad():
         h_enc = model.encoder(src, mask)
         lp_train = model.loss_terms(h_enc, mask, src, dec_in, tgt)
-        enc = model.heads(h_enc)
+        enc = model.heads(h_enc, mask)
         h, _ = model.decoder.hidden(dec_in, mask, enc, model.empty_past(1))
         full = model.decoder.full_logprobs(h, mask, src, enc).gather(2, tgt[..., None])[..., 0]
     assert torch.allclose(lp_train, full, atol=1e-5)
