@@ -78,7 +78,10 @@ function capitalisedWords(problem: string): Map<string, string> {
   return forms;
 }
 
-/** Undoes the spacing artefacts of sub-word detokenisation ("janet ' s", "$ 5", "1, 000", " ?"). */
+/**
+ * Undoes the spacing artefacts of sub-word detokenisation ("janet ' s", "farmers ' market", "$ 5",
+ * "1, 000", " ?").
+ */
 function tidySpacing(text: string): string {
   return text
     .replace(/\s+/g, ' ')
@@ -86,6 +89,7 @@ function tidySpacing(text: string): string {
     .replace(/\s+([?.,!;:%)\]])/g, '$1')
     .replace(/([($[])\s+/g, '$1')
     .replace(/\s*'\s*(s|t|re|ve|ll|d|m)\b/gi, "'$1")
+    .replace(/(\ws) ' (?=\w)/gi, "$1' ")
     .replace(/(\w)\s+-\s+(?=\w)/g, '$1-')
     .trim();
 }

@@ -65,6 +65,12 @@ describe('cleanSubQuestions', () => {
     assert.deepEqual(cleanSubQuestions(raw, JANET, 3), ['How many eggs are left?', 'What is the total?', 'A?']);
   });
 
+  it("keeps a plural possessive's apostrophe on its word", () => {
+    assert.deepEqual(cleanSubQuestions(["how many eggs does janet sell at the farmers ' market"], JANET, 8), [
+      "How many eggs does Janet sell at the farmers' market?",
+    ]);
+  });
+
   it('joins numbers split by the tokenizer', () => {
     assert.deepEqual(cleanSubQuestions(['how much is 1, 000 plus 3. 5'], 'x', 8), ['How much is 1,000 plus 3.5?']);
   });
