@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from .common import BERT_CLS, BERT_SEP, BOS, EOS, minilm_dir
 
 NEG = -1e9
+MINILM_LAYERS = 6
 
 
 @dataclass
@@ -42,14 +43,16 @@ class Config:
     tuned_encoder_layers: int = 0  # MiniLM's top layers trained with the decoder (train.py --tune-encoder)
 
     @property
+    def frozen_encoder_layers(self) -> int:
+        """MiniLM's lower layers that stay frozen (their outputs are what train.py caches)."""
+        return MINILM_LAYERS - self.tuned_encoder_layers
+
+    @property
     def head_dim(self) -> int:
         return self.d_model // self.n_heads
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-MINILM_LAYERS = 6
 
 
 def load_minilm():
@@ -243,8 +246,8 @@ class Decomposer(nn.Module):
         self.cfg = cfg
         self.heads = EncoderHeads(cfg, bert_config)
         self.decoder = Decoder(cfg)
-        frozen = MINILM_LAYERS - cfg.tuned_encoder_layers
-        self.encoder = encoder if encoder is not None else (FrozenEncoder(layers=frozen) if with_encoder else None)
+        self.encoder = encoder if encoder is not None else (
+            FrozenEncoder(layers=cfg.frozen_encoder_layers) if with_encoder else None)
 
     def empty_past(self, batch: int, device=None) -> list[torch.Tensor]:
         c = self.cfg
@@ -270,7 +273,7 @@ def build(cfg: Config, bert=None, with_encoder: bool = True, seed: int = 0) -> D
     encoder = None
     if with_encoder or cfg.warm_start:
         bert = bert if bert is not None else load_minilm()
-    frozen = MINILM_LAYERS - cfg.tuned_encoder_layers
+    frozen = cfg.frozen_encoder_layers
     if with_encoder:
         encoder = FrozenEncoder(bert, layers=frozen)
     model = Decomposer(cfg, encoder=encoder, with_encoder=with_encoder,

@@ -1,6 +1,5 @@
 """One entry point for the decomposer: data -> (cached frozen encoder layers) -> train MiniLM's top
-layer + the decoder -> select on
-the held-out calibration problems -> export ONNX (+ parity check).
+layer + the decoder -> select on the held-out calibration problems -> export ONNX (+ parity check).
 
   python -m training.train                                                # the full recipe (fbc, 9 epochs)
   python -m training.train --tiny                                         # whole path in minutes, temp dir
@@ -308,8 +307,8 @@ def main(argv=None) -> dict:
         ck = torch.load(a.init, map_location="cpu", weights_only=False)
         cfg = Config(**{**ck["config"], "warm_start": False})
     else:
-        cfg = Config(n_layers=a.layers, dropout=a.dropout, tuned_encoder_layers=a.tune_encoder, out_vocab=D.output_vocab(D.build_dataset(root, tiny=False)),
-                     style_tokens=a.style != "none", bos=SOCRATIC_BOS if a.style == "socratic" else BOS)
+        cfg = Config(n_layers=a.layers, dropout=a.dropout, tuned_encoder_layers=a.tune_encoder,
+                     out_vocab=D.output_vocab(D.build_dataset(root, tiny=False)), style_tokens=a.style != "none", bos=SOCRATIC_BOS if a.style == "socratic" else BOS)
     model = build(cfg, bert=bert, with_encoder=True, seed=a.seed)
     if a.init:
         load_weights(model, Path(a.init))
@@ -320,7 +319,7 @@ def main(argv=None) -> dict:
         f"{dict(sorted(((k, sum(1 for e, _ in pairs if e.kind == k)) for k in {e.kind for e, _ in pairs})))}")
 
     # ---- frozen encoder cache (rank 0 computes, the others wait and read)
-    frozen = MINILM_LAYERS - cfg.tuned_encoder_layers
+    frozen = cfg.frozen_encoder_layers
     name = "minilm" + ("" if frozen == MINILM_LAYERS else f"_l{frozen}") + ("_tiny" if a.tiny else "")
     cache_path = RUNS / "cache" / f"{name}.pt"
     if rank() == 0:
