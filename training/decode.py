@@ -226,11 +226,25 @@ def problem_question(problem: str) -> str | None:
     return next((t for t in reversed(sentences) if t.endswith("?")), None)
 
 
+_STARTS_WITH_WH = re.compile(r"(?:how|what|which|who|whom|whose|where|why)\b", re.I)
+_LAST_WH_CLAUSE = re.compile(r".*,\s+((?:how|what|which|who|whom|whose|where|why|when)\b.*)$", re.I | re.S)
+
+
+def asking_clause(question: str) -> str:
+    """The Python twin of askingClause: "If ..., how many ...?" -> "How many ...?"."""
+    m = None if _STARTS_WITH_WH.match(question) else _LAST_WH_CLAUSE.match(question)
+    return question if m is None else m.group(1)[0].upper() + m.group(1)[1:]
+
+
 def end_with_problem_question(questions: list[str], problem: str, max_questions: int = 8) -> list[str]:
-    """The Python twin of endWithProblemQuestion: the runtime appends the problem's own question
-    when no sub-question asks it (word-set Jaccard >= 0.5), so scores of what learners see use it."""
+    """The Python twin of endWithProblemQuestion: the runtime appends the problem's own question when
+    no sub-question asks it (word-set Jaccard >= 0.5 with the question or its asking clause), so
+    scores of what learners see use it."""
     question = problem_question(problem)
-    if question is None or any(jaccard(q, question) >= 0.5 for q in questions):
+    if question is None:
+        return list(questions)
+    asking = asking_clause(question)
+    if any(max(jaccard(q, question), jaccard(q, asking)) >= 0.5 for q in questions):
         return list(questions)
     return questions[:max(0, max_questions - 1)] + [question]
 

@@ -167,6 +167,19 @@ export function problemQuestion(problem: string): string | undefined {
   return undefined;
 }
 
+const STARTS_WITH_WH = /^(?:how|what|which|who|whom|whose|where|why)\b/i;
+const LAST_WH_CLAUSE = /^.*,\s+((?:how|what|which|who|whom|whose|where|why|when)\b.*)$/is;
+
+/**
+ * The asking part of a question that opens with a condition: "If John has 54 candies, how many more
+ * candies does he have than James?" -> "How many more candies does he have than James?". A question
+ * that already starts with a question word is returned as it is.
+ */
+export function askingClause(question: string): string {
+  const clause = STARTS_WITH_WH.test(question) ? undefined : LAST_WH_CLAUSE.exec(question)?.[1];
+  return clause === undefined ? question : clause[0].toUpperCase() + clause.slice(1);
+}
+
 /** Two questions at least this similar ask the same thing (the evaluation's lexical match threshold). */
 const SAME_QUESTION = 0.5;
 
@@ -174,10 +187,22 @@ const SAME_QUESTION = 0.5;
  * A tutor's walk-through ends where the problem does: with the problem's own question. When no step
  * asks it, it is appended (replacing the last step when the list is full). Models that stop early
  * or drift off topic still leave the learner with the question that matters.
+ *
+ * A step asks it when it is like the whole question or like its asking clause: "how many books will
+ * they read by the end?" asks "If both Dolly and Pandora read each others' books as well as their
+ * own, how many books will they collectively read by the end?", and appending the sentence after it
+ * showed learners the same question twice. The appended step is the whole sentence, because its
+ * condition can change the meaning ("In one semester, how many hours ..."). On the 79 held-out
+ * calibration problems this raised the lexical F1 mean of what learners see from 0.582 to 0.589
+ * (models/README.md).
  */
 export function endWithProblemQuestion(subQuestions: readonly string[], problem: string, maxQuestions: number): string[] {
   const question = problemQuestion(problem);
-  if (question === undefined || subQuestions.some((q) => questionSimilarity(q, question) >= SAME_QUESTION)) {
+  if (question === undefined) {
+    return [...subQuestions];
+  }
+  const asking = askingClause(question);
+  if (subQuestions.some((q) => Math.max(questionSimilarity(q, question), questionSimilarity(q, asking)) >= SAME_QUESTION)) {
     return [...subQuestions];
   }
   const steps = subQuestions.slice(0, Math.max(0, maxQuestions - 1));

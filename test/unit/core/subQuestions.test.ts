@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
+  askingClause,
   cleanSubQuestions,
   endWithProblemQuestion,
   normalizeQuestion,
@@ -73,6 +74,18 @@ describe('cleanSubQuestions', () => {
 
   it('joins numbers split by the tokenizer', () => {
     assert.deepEqual(cleanSubQuestions(['how much is 1, 000 plus 3. 5'], 'x', 8), ['How much is 1,000 plus 3.5?']);
+  });
+});
+
+describe('askingClause', () => {
+  it('drops the condition in front of the question word', () => {
+    assert.equal(askingClause('If Quinn is 30, how old is Trent?'), 'How old is Trent?');
+    assert.equal(askingClause('If it rains, and it is cold, what does Ann wear?'), 'What does Ann wear?');
+  });
+
+  it('keeps questions that start with their question word or have no such clause', () => {
+    assert.equal(askingClause('How many pens, if any, are left?'), 'How many pens, if any, are left?');
+    assert.equal(askingClause('If it rains, does Ann stay home?'), 'If it rains, does Ann stay home?');
   });
 });
 
