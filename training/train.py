@@ -241,6 +241,7 @@ def parse(argv=None):
     ap.add_argument("--epochs", type=float, help="default: 9 (the recipe); 3 with --feedback --init (a short fine-tune)")
     ap.add_argument("--minutes", type=float, default=0, help="stop training after this many minutes (0: no limit)")
     ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--encoder-lr", type=float, help="learning rate of the tuned MiniLM layers (default: --lr)")
     ap.add_argument("--batch-tokens", type=int, default=1536)
     ap.add_argument("--llm-weight", type=float, default=3.0)
     ap.add_argument("--style", choices=["none", "llm", "socratic"], default="none",
@@ -254,6 +255,16 @@ def parse(argv=None):
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: 2; DDP ranks use 1)")
     ap.add_argument("--cache-only", action="store_true", help="only compute the frozen-encoder cache")
     return ap.parse_args(argv)
+
+
+def make_optimizer(model: nn.Module, trainable: list, lr: float, encoder_lr: float | None) -> torch.optim.Optimizer:
+    """AdamW over the trainable parameters; the tuned MiniLM layers (pretrained, unlike most of the
+    decoder side) may take their own, usually smaller, learning rate."""
+    top = getattr(model.heads, "top", None)
+    tuned = {id(p) for p in top.parameters()} if top is not None else set()
+    groups = [{"params": [p for p in trainable if id(p) not in tuned], "lr": lr},
+              {"params": [p for p in trainable if id(p) in tuned], "lr": encoder_lr or lr}]
+    return torch.optim.AdamW([g for g in groups if g["params"]], weight_decay=0.01)
 
 
 def main(argv=None) -> dict:
@@ -336,7 +347,7 @@ def main(argv=None) -> dict:
     model.encoder.requires_grad_(False)
     lm = LossModule(model)
     net = nn.parallel.DistributedDataParallel(lm) if distributed else lm
-    opt = torch.optim.AdamW(trainable, lr=a.lr, weight_decay=0.01)
+    opt = make_optimizer(model, trainable, a.lr, a.encoder_lr)
     rng = random.Random(a.seed)
     epochs = a.epochs if a.epochs is not None else (3.0 if a.feedback and a.init else 9.0)
     max_steps_tiny = 8

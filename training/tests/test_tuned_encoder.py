@@ -52,6 +52,21 @@ def test_tuned_layers_start_as_minilm_top_layers_and_learn(bert):
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.heads.top.parameters())
 
 
+def test_encoder_lr_applies_to_the_tuned_layers_only(bert):
+    from training.train import make_optimizer
+    model = build(Config(n_layers=1, out_vocab=list(range(3000)), tuned_encoder_layers=1), bert=bert, seed=3)
+    trainable = [p for p in model.parameters() if p.requires_grad and not any(p is q for q in model.encoder.parameters())]
+    top = {id(p) for p in model.heads.top.parameters()}
+    opt = make_optimizer(model, trainable, lr=3e-4, encoder_lr=5e-5)
+    lrs = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
+    assert set(lrs) == {id(p) for p in trainable}
+    assert {lr for i, lr in lrs.items() if i in top} == {5e-5}
+    assert {lr for i, lr in lrs.items() if i not in top} == {3e-4}
+    assert [g["lr"] for g in make_optimizer(model, trainable, lr=3e-4, encoder_lr=None).param_groups] == [3e-4, 3e-4]
+    frozen = build(Config(n_layers=1, out_vocab=list(range(3000))), bert=bert, seed=3)
+    assert len(make_optimizer(frozen, list(frozen.decoder.parameters()), lr=3e-4, encoder_lr=5e-5).param_groups) == 1
+
+
 def test_export_puts_the_tuned_layers_in_the_encoder_graph(bert, tmp_path):
     cfg = dict(n_layers=1, out_vocab=list(range(3000)))
     model = build(Config(**cfg, tuned_encoder_layers=1), bert=bert, seed=5).eval()
