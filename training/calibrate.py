@@ -41,7 +41,7 @@ def run(model_dir: str, beams: int, ngram: int | None, limit: int | None, thread
     res = score(preds, items)
     mq = man["decoding"]["maxQuestions"]
     shown = score([end_with_problem_question(p, it["problem"], mq) for p, it in zip(preds, items)], items)
-    res["shown"] = {k: shown[k] for k in ("f1_socratic", "f1_llm", "f1_mean", "mean_count")}
+    res["shown"] = {k: v for k, v in shown.items() if k not in ("repeat_rate", "n")}
     res.update(model=model_dir, bos=man["specialTokens"]["bos"], precision=man["precision"], beams=beams, noRepeatNgram=man["decoding"]["noRepeatNgram"],
                p50_ms=round(statistics.median(ms), 1), p95_ms=round(sorted(ms)[int(0.95 * (len(ms) - 1))], 1),
                mean_tokens=round(sum(toks) / len(toks), 1),

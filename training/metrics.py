@@ -19,11 +19,9 @@ def jaccard(a: str, b: str) -> float:
     return word_jaccard(words(a), words(b))
 
 
-def match_f1(pred: list[str], ref: list[str], thr: float = 0.5) -> float:
-    if not pred and not ref:
-        return 1.0
-    if not pred or not ref:
-        return 0.0
+def matched(pred: list[str], ref: list[str], thr: float = 0.5) -> int:
+    """How many predicted questions match a reference question: word-set Jaccard >= thr, greedy
+    one-to-one, best pairs first."""
     pw, rw = [words(p) for p in pred], [words(r) for r in ref]
     pairs = []
     for i, a in enumerate(pw):
@@ -36,6 +34,15 @@ def match_f1(pred: list[str], ref: list[str], thr: float = 0.5) -> float:
     for _, i, j in pairs:
         if i not in used_p and j not in used_r:
             used_p.add(i); used_r.add(j); m += 1
+    return m
+
+
+def match_f1(pred: list[str], ref: list[str], thr: float = 0.5) -> float:
+    if not pred and not ref:
+        return 1.0
+    if not pred or not ref:
+        return 0.0
+    m = matched(pred, ref, thr)
     if m == 0:
         return 0.0
     p, r = m / len(pred), m / len(ref)
@@ -43,10 +50,19 @@ def match_f1(pred: list[str], ref: list[str], thr: float = 0.5) -> float:
 
 
 def score(preds: list[list[str]], items: list[dict]) -> dict:
+    """F1s averaged over problems, plus matched questions over all predicted (precision) and over
+    all reference questions (recall) per reference style, which say whether the model writes too
+    few or too many steps."""
     from .common import normalize_question
     n = len(items)
     fs = sum(match_f1(p, it["socratic"]) for p, it in zip(preds, items)) / n
     fl = sum(match_f1(p, it["llm"]) for p, it in zip(preds, items)) / n
     rep = sum(1 for p in preds if len({normalize_question(q) for q in p}) < len(p)) / n
-    return {"f1_socratic": round(fs, 4), "f1_llm": round(fl, 4), "f1_mean": round((fs + fl) / 2, 4),
-            "repeat_rate": round(rep, 4), "mean_count": round(sum(len(p) for p in preds) / n, 3), "n": n}
+    n_pred = sum(len(p) for p in preds)
+    res = {"f1_socratic": round(fs, 4), "f1_llm": round(fl, 4), "f1_mean": round((fs + fl) / 2, 4)}
+    for style in ("socratic", "llm"):
+        m = sum(matched(p, it[style]) for p, it in zip(preds, items))
+        res[f"precision_{style}"] = round(m / n_pred, 4) if n_pred else 0.0
+        res[f"recall_{style}"] = round(m / max(1, sum(len(it[style]) for it in items)), 4)
+    res.update(repeat_rate=round(rep, 4), mean_count=round(n_pred / n, 3), n=n)
+    return res
