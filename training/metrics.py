@@ -62,7 +62,7 @@ def score(preds: list[list[str]], items: list[dict]) -> dict:
     res = {"f1_socratic": round(fs, 4), "f1_llm": round(fl, 4), "f1_mean": round((fs + fl) / 2, 4)}
     for style in ("socratic", "llm"):
         m = sum(matched(p, it[style]) for p, it in zip(preds, items))
-        res[f"precision_{style}"] = round(m / n_pred, 4) if n_pred else 0.0
+        res[f"precision_{style}"] = round(m / max(1, n_pred), 4)
         res[f"recall_{style}"] = round(m / max(1, sum(len(it[style]) for it in items)), 4)
     res.update(repeat_rate=round(rep, 4), mean_count=round(n_pred / n, 3), n=n)
     return res

@@ -258,8 +258,9 @@ def parse(argv=None):
 
 
 def make_optimizer(model: nn.Module, trainable: list, lr: float, encoder_lr: float | None) -> torch.optim.Optimizer:
-    """AdamW over the trainable parameters; the tuned MiniLM layers (pretrained, unlike most of the
-    decoder side) may take their own, usually smaller, learning rate."""
+    """AdamW over the trainable parameters; the tuned MiniLM layers, already trained for their job
+    in MiniLM (the decoder's cross-attention and heads start random), may take their own, usually
+    smaller, learning rate."""
     top = getattr(model.heads, "top", None)
     tuned = {id(p) for p in top.parameters()} if top is not None else set()
     groups = [{"params": [p for p in trainable if id(p) not in tuned], "lr": lr},
