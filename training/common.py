@@ -12,7 +12,10 @@ RUNS = REPO / "training" / "runs"
 # The contract's special token ids (docs/ARCHITECTURE.md). MiniLM's vocab has [PAD]=0 and unused
 # slots [unused0..2]=1..3, so the contract's ids map onto real, otherwise never-produced vocab rows.
 PAD, BOS, EOS, SEP = 0, 1, 2, 3
-SPECIAL = {"bos": BOS, "eos": EOS, "pad": PAD, "sep": SEP}
+# MiniLM's id of "?" (WordPiece always splits it off as its own token). Decoding ends a sub-question
+# at its "?" (docs/ARCHITECTURE.md, rule 4), which stops the rare glued continuation "...? name how".
+QUESTION_END = 1029
+SPECIAL = {"bos": BOS, "eos": EOS, "pad": PAD, "sep": SEP, "questionEnd": QUESTION_END}
 # Style tokens (training/train.py --style): socratic targets start from [unused3] instead of bos, so
 # one decoder learns both reference styles without blending them; the model's Config.bos says which
 # one it generates, and the manifest's `bos` carries that choice to the runtime.

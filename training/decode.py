@@ -102,10 +102,11 @@ def _seg_text(tok, ids: list[int]) -> str:
     return normalize_question(tok.decode(ids, skip_special_tokens=True)) if ids else ""
 
 
-def banned_tokens(h: Hyp, tok, max_questions: int, no_repeat_ngram: int) -> tuple[bool, set[int]]:
-    """(only_eos, banned ids) for the next token of hypothesis h."""
+def banned_tokens(h: Hyp, tok, max_questions: int, no_repeat_ngram: int,
+                  question_end: int | None = None) -> tuple[set[int] | None, set[int]]:
+    """(allowed ids or None for all, banned ids) for the next token of hypothesis h."""
     if h.n_sep >= max_questions:
-        return True, set()
+        return {EOS}, set()
     banned: set[int] = set()
     n, g = no_repeat_ngram, h.tokens
     if n > 0 and len(g) >= n - 1:
@@ -116,12 +117,16 @@ def banned_tokens(h: Hyp, tok, max_questions: int, no_repeat_ngram: int) -> tupl
     text = _seg_text(tok, g[h.seg_start:])
     if text and text in h.done_questions:
         banned.update((SEP, EOS))
-    return False, banned
+        return None, banned
+    if question_end is not None and g and g[-1] == question_end:
+        return {SEP, EOS}, banned  # a sub-question ends at its "?"
+    return None, banned
 
 
 def decode(stepper, src_ids: list[int], beams: int = 4, max_questions: int = 8, max_new_tokens: int = 160,
-           no_repeat_ngram: int = 0, tok=None, bos: int = BOS) -> dict:
-    """Beam search (greedy when beams == 1) from the start id `bos`. Returns {"ids", "questions", "score"}."""
+           no_repeat_ngram: int = 0, tok=None, bos: int = BOS, question_end: int | None = None) -> dict:
+    """Beam search (greedy when beams == 1) from the start id `bos`. Returns {"ids", "questions", "score"}.
+    `question_end` (the manifest's specialTokens.questionEnd, the id of "?"): None disables that rule."""
     tok = tok or tokenizer()
     beams = max(1, int(beams))
     stepper.start(src_ids, beams)
@@ -135,10 +140,13 @@ def decode(stepper, src_ids: list[int], beams: int = 4, max_questions: int = 8, 
         for r, h in enumerate(live):
             if h is None:
                 continue
-            only_eos, banned = banned_tokens(h, tok, max_questions, no_repeat_ngram)
-            row = np.full(lp.shape[1], NEG_INF) if only_eos else lp[r].copy()
-            if only_eos:
-                row[EOS] = lp[r, EOS]
+            allowed, banned = banned_tokens(h, tok, max_questions, no_repeat_ngram, question_end)
+            if allowed is None:
+                row = lp[r].copy()
+            else:
+                row = np.full(lp.shape[1], NEG_INF)
+                for a in allowed:
+                    row[a] = lp[r, a]
             for b in banned:
                 row[b] = NEG_INF
             total = h.score + row
@@ -254,7 +262,7 @@ def decode_text(stepper, problem: str, manifest: dict, beams: int | None = None)
     src = encode_source(problem, manifest["maxSourceTokens"])
     return decode(stepper, src, beams=d["beams"] if beams is None else beams, max_questions=d["maxQuestions"],
                   max_new_tokens=d["maxNewTokens"], no_repeat_ngram=d["noRepeatNgram"],
-                  bos=manifest["specialTokens"]["bos"])
+                  bos=manifest["specialTokens"]["bos"], question_end=manifest["specialTokens"].get("questionEnd"))
 
 
 def main() -> None:

@@ -17,6 +17,8 @@ export interface DecodeSpecials {
   bos: number;
   eos: number;
   sep: number;
+  /** The id of "?": a sub-question ends there (only sep/eos may follow). Absent: no such rule. */
+  questionEnd?: number;
 }
 
 export interface DecodeOptions {
@@ -65,8 +67,8 @@ function checkSignal(signal: AbortSignal | undefined): void {
 }
 
 /**
- * Applies the rules to one row's log-probs in place: blocked n-grams, a repeated sub-question,
- * and forced eos once maxQuestions sub-questions are complete.
+ * Applies the rules to one row's log-probs in place: forced eos once maxQuestions sub-questions are
+ * complete, blocked n-grams, a repeated sub-question, and a sub-question ending at its "?".
  */
 export function applyRules(
   logprobs: Float32Array,
@@ -98,14 +100,23 @@ export function applyRules(
       }
     }
   }
-  if (hyp.closed.length > 0) {
-    const closesRepeat =
-      (logprobs[specials.sep] > -Infinity || logprobs[specials.eos] > -Infinity) &&
-      isRepeat(opts.segmentKey(toks.slice(hyp.segStart)), hyp.closed);
-    if (closesRepeat) {
-      logprobs[specials.sep] = -Infinity;
-      logprobs[specials.eos] = -Infinity;
-    }
+  const atQuestionEnd = specials.questionEnd !== undefined && toks[toks.length - 1] === specials.questionEnd;
+  if (
+    hyp.closed.length > 0 &&
+    (atQuestionEnd || logprobs[specials.sep] > -Infinity || logprobs[specials.eos] > -Infinity) &&
+    isRepeat(opts.segmentKey(toks.slice(hyp.segStart)), hyp.closed)
+  ) {
+    // Closing would repeat a sub-question, so it may not close here, not even at its "?".
+    logprobs[specials.sep] = -Infinity;
+    logprobs[specials.eos] = -Infinity;
+    return;
+  }
+  if (atQuestionEnd) {
+    const sep = logprobs[specials.sep];
+    const eos = logprobs[specials.eos];
+    logprobs.fill(-Infinity);
+    logprobs[specials.sep] = sep;
+    logprobs[specials.eos] = eos;
   }
 }
 

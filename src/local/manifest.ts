@@ -14,6 +14,8 @@ export interface SpecialTokens {
   eos: number;
   pad: number;
   sep: number;
+  /** The id of "?" (decoding ends a sub-question there); optional, absent in models before 0.5.0's update. */
+  questionEnd?: number;
 }
 
 export interface ModelManifest {
@@ -62,6 +64,9 @@ export function parseManifest(raw: unknown, file = 'manifest.json'): ModelManife
     if (!isInt(special[key], 0)) {
       throw corrupt(file, `"specialTokens.${key}" must be a token id`);
     }
+  }
+  if (special.questionEnd !== undefined && !isInt(special.questionEnd, 0)) {
+    throw corrupt(file, '"specialTokens.questionEnd" must be a token id when present');
   }
   const past = m.decoderPast as Record<string, unknown> | undefined;
   if (

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from training.common import BOS, EOS, SEP, tokenizer
+from training.common import BOS, EOS, QUESTION_END, SEP, tokenizer
 from training.decode import decode, split_questions
 
 V = 40
@@ -68,6 +68,31 @@ def test_max_questions_forces_eos():
         assert out["ids"][-1] == EOS
         assert out["ids"].count(SEP) == 3
         assert len(split_questions(out["ids"])) == 4  # the 4th is the empty segment cleaning drops
+
+
+def test_question_end_is_the_tokenizers_question_mark():
+    assert Q == QUESTION_END
+
+
+def glue_fn(seq):
+    """Prefers to glue a name onto a finished question: 'how many apples ? 7 ...' over sep."""
+    if seq and seq[-1] == Q:
+        return {7: -0.1, SEP: -1.0, EOS: -2.0}
+    return {[HOW, MANY, APPLES, Q][len(seq) % 4] if Q not in seq[-4:] else EOS: -0.1}
+
+
+@pytest.mark.parametrize("beams", [1, 2])
+def test_a_sub_question_ends_at_its_question_mark(beams):
+    glued = decode(Scripted(glue_fn), [10, EOS], beams=beams, max_new_tokens=12)["ids"]
+    assert glued[:5] == [HOW, MANY, APPLES, Q, 7]  # without the rule the name is glued on
+    ended = decode(Scripted(glue_fn), [10, EOS], beams=beams, max_new_tokens=12, question_end=Q)["ids"]
+    assert ended[:5] == [HOW, MANY, APPLES, Q, SEP]
+
+
+def test_question_end_yields_to_the_repeat_rule():
+    # the second 'how many apples ?' may not close (a repeat), so it may go on instead of dying
+    out = decode(Scripted(loop_fn), [10, EOS], beams=1, max_new_tokens=40, question_end=Q)
+    assert out["ids"][:10] == [HOW, MANY, APPLES, Q, SEP, HOW, MANY, APPLES, Q, 7]
 
 
 def test_max_new_tokens_drops_the_open_segment():

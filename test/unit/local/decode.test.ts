@@ -1,9 +1,9 @@
 import * as assert from 'node:assert/strict';
-import { decode, splitSegments, type DecodeOptions } from '../../../src/local/decode';
+import { decode, splitSegments, type DecodeOptions, type DecodeSpecials } from '../../../src/local/decode';
 import type { DecodingSettings } from '../../../src/core/types';
 import { hashedScores, ScriptedModel } from './scriptedModel';
 
-const SPECIALS = { bos: 1, eos: 2, sep: 3 };
+const SPECIALS: DecodeSpecials = { bos: 1, eos: 2, sep: 3 };
 
 const EOS = 2;
 const SEP = 3;
@@ -92,6 +92,32 @@ describe('local/decode', () => {
     assert.deepEqual(r.tokens.slice(0, 6), [5, 6, SEP, 5, 6, 9]);
   });
 
+  it('ends a sub-question at its "?" instead of gluing more words on', async () => {
+    // Wants "5 Q 7 eos" (Q = "?"): a name glued after the question mark, the 0.5.0 failure mode.
+    const Q = 8;
+    const model = (): ScriptedModel =>
+      new ScriptedModel(12, (h) => {
+        const s = scripted([5, Q, 7, EOS])(h);
+        s[SEP] = 4;
+        return s;
+      });
+    assert.deepEqual((await decode(model(), opts({}))).tokens.slice(0, 3), [5, Q, 7]);
+    const r = await decode(model(), opts({}, { specials: { ...SPECIALS, questionEnd: Q } }));
+    assert.deepEqual(r.tokens.slice(0, 3), [5, Q, SEP]);
+  });
+
+  it('lets a repeated sub-question go on past its "?" rather than close it', async () => {
+    // "5 Q sep 5 Q" may not close (a repeat), so the "?" rule yields and the next best word follows.
+    const Q = 8;
+    const model = new ScriptedModel(12, (h) => {
+      const s = scripted([5, Q, SEP, 5, Q, SEP, EOS])(h);
+      s[9] = 3;
+      return s;
+    });
+    const r = await decode(model, opts({ maxNewTokens: 20 }, { specials: { ...SPECIALS, questionEnd: Q } }));
+    assert.deepEqual(r.tokens.slice(0, 6), [5, Q, SEP, 5, Q, 9]);
+  });
+
   it('forces eos once maxQuestions sub-questions are complete', async () => {
     let n = 0;
     const model = new ScriptedModel(12, () => {
@@ -166,8 +192,10 @@ describe('local/decode', () => {
         s[EOS] -= 4;
         return s;
       });
+      // Every other seed ends sub-questions at token 5 (the "?" rule).
+      const specials = seed % 2 === 1 ? { ...SPECIALS, questionEnd: 5 } : SPECIALS;
       for (const m of [model, biased]) {
-        const r = await decode(m, opts(settings));
+        const r = await decode(m, opts(settings, { specials }));
         const label = `seed ${seed} ${JSON.stringify(settings)}: ${r.tokens.join(' ')}`;
         assert.ok(r.tokens.length <= settings.maxNewTokens, label);
         assert.ok(m.calls <= settings.maxNewTokens, label);
@@ -179,6 +207,17 @@ describe('local/decode', () => {
         }
         const keys = r.segments.map((s) => s.join(' ')).filter((k) => k !== '');
         assert.equal(new Set(keys).size, keys.length, `repeated sub-question, ${label}`);
+        if (specials.questionEnd !== undefined) {
+          // After "?" comes sep/eos, unless closing there would have repeated a sub-question.
+          splitSegments(r.tokens, SPECIALS).forEach((seg, k, all) => {
+            seg.forEach((t, i) => {
+              if (t === 5 && i + 1 < seg.length) {
+                const earlier = all.slice(0, k).map((e) => e.join(' '));
+                assert.ok(earlier.includes(seg.slice(0, i + 1).join(' ')), `token after "?", ${label}`);
+              }
+            });
+          });
+        }
         assert.ok(r.segments.length <= settings.maxQuestions + 1, label);
         assert.deepEqual(r.segments, splitSegments(r.tokens, SPECIALS));
       }

@@ -1,8 +1,8 @@
 // Cross-implementation check of the decoding rules: src/local/decode.ts and training/decode.py run
 // the same scripted "model" (scores from a hash of each row's history, quantised to 1/8 so that
 // ties are everywhere) on 150 random settings, and must produce the same ids. Unlike
-// models/reference.json this reaches sep, eos, forced eos, repeated sub-questions and the
-// tie-breaks, which an early model may never produce.
+// models/reference.json this reaches sep, eos, forced eos, repeated sub-questions, the "?"
+// rule and the tie-breaks, which an early model may never produce.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,8 +17,9 @@ const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 const PYTHON = path.join(ROOT, 'training', '.venv', 'bin', 'python');
 const MODEL_DIR = path.join(ROOT, 'models');
 const V = 30522;
-// eos, sep and a few real words ("how many apples does she have ? the a"), looked up below.
-const WORD_TEXT = ['how', 'many', 'apples', 'does', 'she', 'have', '?', 'the', 'a', '3'];
+// eos, sep and a few real words ("how ? many apples does she have the a"), looked up below; "?"
+// second, so that the repetitive cases with two words meet the "?" rule too.
+const WORD_TEXT = ['how', '?', 'many', 'apples', 'does', 'she', 'have', 'the', 'a', '3'];
 
 interface Case {
   seed: number;
@@ -30,6 +31,8 @@ interface Case {
   maxQuestions: number;
   maxNewTokens: number;
   noRepeatNgram: number;
+  /** Pass the id of "?" as questionEnd (the rule that a sub-question ends at its "?"). */
+  endAtQuestion: boolean;
 }
 
 function cases(): Case[] {
@@ -45,6 +48,7 @@ function cases(): Case[] {
       maxQuestions: repetitive ? 2 + (seed % 3) : 1 + ((seed >> 2) % 4),
       maxNewTokens: 5 + ((seed * 13) % 36),
       noRepeatNgram: repetitive ? 0 : (seed >> 1) % 4,
+      endAtQuestion: seed % 2 === 1,
     });
   }
   return out;
@@ -112,7 +116,8 @@ class Scripted:
 out = []
 for c in spec["cases"]:
     r = decode(Scripted(c["seed"], all_words[:2 + c["nWords"]], c["eosPenalty"]), [2], beams=c["beams"], max_questions=c["maxQuestions"],
-               max_new_tokens=c["maxNewTokens"], no_repeat_ngram=c["noRepeatNgram"], tok=tok)
+               max_new_tokens=c["maxNewTokens"], no_repeat_ngram=c["noRepeatNgram"], tok=tok,
+               question_end=all_words[3] if c["endAtQuestion"] else None)
     out.append(r["ids"])
 print(json.dumps(out))
 `;
@@ -152,22 +157,32 @@ describe('local/decode == training/decode.py on scripted models', function () {
     let withSep = 0;
     let forced = 0;
     let repeatBlocked = 0;
+    let questionEnded = 0;
     for (let i = 0; i < all.length; i++) {
       const c = all[i];
-      const r = await decode(new Scripted(c.seed, words.slice(0, 2 + c.nWords), c.eosPenalty), {
-        settings: { beams: c.beams, maxQuestions: c.maxQuestions, maxNewTokens: c.maxNewTokens, noRepeatNgram: c.noRepeatNgram },
-        specials: { bos: 1, eos: 2, sep: 3 },
+      const settings = { beams: c.beams, maxQuestions: c.maxQuestions, maxNewTokens: c.maxNewTokens, noRepeatNgram: c.noRepeatNgram };
+      const specials = { bos: 1, eos: 2, sep: 3 };
+      const model = (): Scripted => new Scripted(c.seed, words.slice(0, 2 + c.nWords), c.eosPenalty);
+      const ruled = c.endAtQuestion ? { ...specials, questionEnd: words[3] } : specials;
+      const r = await decode(model(), {
+        settings,
+        specials: ruled,
         segmentKey: (ids) => normalizeQuestion(tokenizer.decode(ids)),
       });
       assert.deepEqual(r.tokens, expected[i], `case ${JSON.stringify(c)}`);
       // Did the repeated-sub-question rule change this case? (same decode with the rule disabled)
       let unique = 0;
-      const without = await decode(new Scripted(c.seed, words.slice(0, 2 + c.nWords), c.eosPenalty), {
-        settings: { beams: c.beams, maxQuestions: c.maxQuestions, maxNewTokens: c.maxNewTokens, noRepeatNgram: c.noRepeatNgram },
-        specials: { bos: 1, eos: 2, sep: 3 },
+      const without = await decode(model(), {
+        settings,
+        specials: ruled,
         segmentKey: () => `segment ${unique++}`,
       });
       repeatBlocked += without.tokens.join(' ') === r.tokens.join(' ') ? 0 : 1;
+      // Did the "?" rule change this case? (same decode without it)
+      if (c.endAtQuestion) {
+        const free = await decode(model(), { settings, specials, segmentKey: (ids) => normalizeQuestion(tokenizer.decode(ids)) });
+        questionEnded += free.tokens.join(' ') === r.tokens.join(' ') ? 0 : 1;
+      }
       withSep += r.tokens.includes(3) ? 1 : 0;
       forced += r.tokens.filter((t) => t === 3).length === c.maxQuestions && r.tokens.at(-1) === 2 ? 1 : 0;
     }
@@ -175,5 +190,6 @@ describe('local/decode == training/decode.py on scripted models', function () {
     assert.ok(withSep > 30, `only ${withSep} cases produced a sep`);
     assert.ok(forced > 5, `only ${forced} cases hit the forced eos`);
     assert.ok(repeatBlocked > 5, `the repeat rule changed only ${repeatBlocked} cases`);
+    assert.ok(questionEnded > 5, `the "?" rule changed only ${questionEnded} cases`);
   });
 });
