@@ -62,6 +62,7 @@ describe('local/manifest', () => {
       [{ format: 'other/1' }, 'format'],
       [{ files: {} }, 'encoder.onnx'],
       [{ specialTokens: { bos: 1, eos: 2, pad: 0 } }, 'specialTokens.sep'],
+      [{ specialTokens: { bos: 1, eos: 2, pad: 0, sep: 3, questionEnd: '?' } }, 'specialTokens.questionEnd'],
       [{ decoding: { beams: 0, maxQuestions: 3, maxNewTokens: 10, noRepeatNgram: 2 } }, 'decoding.beams'],
       [{ decoderPast: { names: [], numHeads: 1, headDim: 2 } }, 'decoderPast'],
     ];
