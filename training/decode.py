@@ -115,11 +115,12 @@ def banned_tokens(h: Hyp, tok, max_questions: int, no_repeat_ngram: int,
             if g[i:i + n - 1] == prefix:
                 banned.add(g[i + n - 1])
     text = _seg_text(tok, g[h.seg_start:])
-    if text and text in h.done_questions:
-        banned.update((SEP, EOS))
-        return None, banned
+    repeat = bool(text) and text in h.done_questions
     if question_end is not None and g and g[-1] == question_end:
-        return {SEP, EOS}, banned  # a sub-question ends at its "?"
+        # a sub-question ends at its "?"; one that repeats an earlier one is a dead end
+        return (set() if repeat else {SEP, EOS}), banned
+    if repeat:
+        banned.update((SEP, EOS))
     return None, banned
 
 
@@ -134,6 +135,7 @@ def decode(stepper, src_ids: list[int], beams: int = 4, max_questions: int = 8, 
     tokens = [bos] * beams
     parents = list(range(beams))
     finished: list[tuple[float, Hyp]] = []
+    dead: list[tuple[float, Hyp]] = []  # hypotheses no token could extend (their open segment is dropped)
     for _ in range(max_new_tokens):
         lp = stepper.step(tokens, parents).astype(np.float64)  # float32 values, summed in float64
         cand_scores, cand_tok, cand_row = [], [], []
@@ -157,6 +159,10 @@ def decode(stepper, src_ids: list[int], beams: int = 4, max_questions: int = 8, 
                 sel = np.nonzero(np.isfinite(total))[0]
             else:
                 sel = np.nonzero(total >= kth)[0]
+            if sel.size == 0:  # a dead end: kept only in case nothing else finishes
+                if h.tokens:
+                    dead.append((h.score / len(h.tokens), h))
+                continue
             cand_scores.append(total[sel]); cand_tok.append(sel); cand_row.append(np.full(sel.shape, r))
         if not cand_scores:
             break
@@ -187,6 +193,7 @@ def decode(stepper, src_ids: list[int], beams: int = 4, max_questions: int = 8, 
         for h in live:
             if h is not None and h.tokens:
                 finished.append((h.score / len(h.tokens), h))
+    finished = finished or dead
     if not finished:
         return {"ids": [], "questions": [], "score": NEG_INF}
     best_i = 0  # highest score/length; ties keep the earlier-finished hypothesis

@@ -101,22 +101,22 @@ export function applyRules(
     }
   }
   const atQuestionEnd = specials.questionEnd !== undefined && toks[toks.length - 1] === specials.questionEnd;
-  if (
+  const repeats =
     hyp.closed.length > 0 &&
     (atQuestionEnd || logprobs[specials.sep] > -Infinity || logprobs[specials.eos] > -Infinity) &&
-    isRepeat(opts.segmentKey(toks.slice(hyp.segStart)), hyp.closed)
-  ) {
-    // Closing would repeat a sub-question, so it may not close here, not even at its "?".
-    logprobs[specials.sep] = -Infinity;
-    logprobs[specials.eos] = -Infinity;
-    return;
-  }
+    isRepeat(opts.segmentKey(toks.slice(hyp.segStart)), hyp.closed);
   if (atQuestionEnd) {
+    // A sub-question ends at its "?"; one that repeats an earlier sub-question is a dead end.
     const sep = logprobs[specials.sep];
     const eos = logprobs[specials.eos];
     logprobs.fill(-Infinity);
-    logprobs[specials.sep] = sep;
-    logprobs[specials.eos] = eos;
+    if (!repeats) {
+      logprobs[specials.sep] = sep;
+      logprobs[specials.eos] = eos;
+    }
+  } else if (repeats) {
+    logprobs[specials.sep] = -Infinity;
+    logprobs[specials.eos] = -Infinity;
   }
 }
 
@@ -182,6 +182,8 @@ export async function decode(model: StepModel, opts: DecodeOptions): Promise<Dec
   let inputs: number[] = new Array<number>(B).fill(specials.bos);
   let parents: number[] | null = null;
   const finished: FinishedHyp[] = [];
+  // Hypotheses no token could extend; the result only when nothing else finishes (open segment dropped).
+  const deadEnds: FinishedHyp[] = [];
   let steps = 0;
   let hitCap = true;
   for (let len = 0; len < settings.maxNewTokens; len++) {
@@ -198,7 +200,11 @@ export async function decode(model: StepModel, opts: DecodeOptions): Promise<Dec
       }
       const row = lp.slice(r * V, (r + 1) * V); // a copy: the rules write -inf into it
       applyRules(row, hyp, opts);
-      candidates = candidates.concat(topK(row, hyp.score, r, 2 * B));
+      const top = topK(row, hyp.score, r, 2 * B);
+      if (top.length === 0 && hyp.tokens.length > 0) {
+        deadEnds.push({ hyp, normScore: hyp.score / hyp.tokens.length });
+      }
+      candidates = candidates.concat(top);
     }
     candidates.sort((a, b) => (better(a, b) ? -1 : better(b, a) ? 1 : 0));
     const next: (Hypothesis | null)[] = [];
@@ -241,6 +247,9 @@ export async function decode(model: StepModel, opts: DecodeOptions): Promise<Dec
         finished.push({ hyp, normScore: hyp.score / hyp.tokens.length });
       }
     }
+  }
+  if (finished.length === 0) {
+    finished.push(...deadEnds);
   }
   if (finished.length === 0) {
     return { tokens: [], segments: [], finished: false, steps };

@@ -89,10 +89,17 @@ def test_a_sub_question_ends_at_its_question_mark(beams):
     assert ended[:5] == [HOW, MANY, APPLES, Q, SEP]
 
 
-def test_question_end_yields_to_the_repeat_rule():
-    # the second 'how many apples ?' may not close (a repeat), so it may go on instead of dying
+def test_a_repeat_reaching_its_question_mark_is_a_dead_end():
+    # without the rule greedy glues '7' onto the repeated 'how many apples ?' (it may not close)
+    glued = decode(Scripted(loop_fn), [10, EOS], beams=1, max_new_tokens=40)["ids"]
+    assert glued[5:10] == [HOW, MANY, APPLES, Q, 7]
+    # with it that hypothesis ends there; nothing else finished, so it is the result, open segment dropped
     out = decode(Scripted(loop_fn), [10, EOS], beams=1, max_new_tokens=40, question_end=Q)
-    assert out["ids"][:10] == [HOW, MANY, APPLES, Q, SEP, HOW, MANY, APPLES, Q, 7]
+    assert out["ids"] == [HOW, MANY, APPLES, Q, SEP, HOW, MANY, APPLES, Q]
+    assert split_questions(out["ids"]) == ["how many apples?"]
+    # with beams, the other hypotheses go on and none has a word after its "?"
+    ids = decode(Scripted(loop_fn), [10, EOS], beams=3, max_new_tokens=40, question_end=Q)["ids"]
+    assert all(ids[i + 1] in (SEP, EOS) for i, t in enumerate(ids[:-1]) if t == Q), ids
 
 
 def test_max_new_tokens_drops_the_open_segment():

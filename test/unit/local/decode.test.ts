@@ -106,16 +106,26 @@ describe('local/decode', () => {
     assert.deepEqual(r.tokens.slice(0, 3), [5, Q, SEP]);
   });
 
-  it('lets a repeated sub-question go on past its "?" rather than close it', async () => {
-    // "5 Q sep 5 Q" may not close (a repeat), so the "?" rule yields and the next best word follows.
+  it('drops a hypothesis whose repeated sub-question reaches its "?" (a dead end)', async () => {
+    // "5 Q sep 5 Q" may not close (a repeat): without the rule the next best word is glued on.
     const Q = 8;
-    const model = new ScriptedModel(12, (h) => {
-      const s = scripted([5, Q, SEP, 5, Q, SEP, EOS])(h);
-      s[9] = 3;
-      return s;
-    });
-    const r = await decode(model, opts({ maxNewTokens: 20 }, { specials: { ...SPECIALS, questionEnd: Q } }));
-    assert.deepEqual(r.tokens.slice(0, 6), [5, Q, SEP, 5, Q, 9]);
+    const model = (): ScriptedModel =>
+      new ScriptedModel(12, (h) => {
+        const s = scripted([5, Q, SEP, 5, Q, SEP, EOS])(h);
+        s[9] = 3;
+        return s;
+      });
+    assert.deepEqual((await decode(model(), opts({ maxNewTokens: 20 }))).tokens.slice(0, 6), [5, Q, SEP, 5, Q, 9]);
+    const withRule = opts({ maxNewTokens: 20 }, { specials: { ...SPECIALS, questionEnd: Q } });
+    // Greedy: nothing else finished, so the dead end is the result, its open segment dropped.
+    const greedy = await decode(model(), withRule);
+    assert.deepEqual(greedy.tokens, [5, Q, SEP, 5, Q]);
+    assert.deepEqual(greedy.segments, [[5, Q]]);
+    assert.equal(greedy.finished, false);
+    // Beams: another hypothesis wins, and no word follows a "?".
+    const beam = await decode(model(), { ...withRule, settings: { ...withRule.settings, beams: 3 } });
+    assert.equal(beam.finished, true);
+    beam.tokens.forEach((t, i) => assert.ok(t !== Q || [SEP, EOS].includes(beam.tokens[i + 1]), beam.tokens.join(' ')));
   });
 
   it('forces eos once maxQuestions sub-questions are complete', async () => {
@@ -208,15 +218,11 @@ describe('local/decode', () => {
         const keys = r.segments.map((s) => s.join(' ')).filter((k) => k !== '');
         assert.equal(new Set(keys).size, keys.length, `repeated sub-question, ${label}`);
         if (specials.questionEnd !== undefined) {
-          // After "?" comes sep/eos, unless closing there would have repeated a sub-question.
-          splitSegments(r.tokens, SPECIALS).forEach((seg, k, all) => {
-            seg.forEach((t, i) => {
-              if (t === 5 && i + 1 < seg.length) {
-                const earlier = all.slice(0, k).map((e) => e.join(' '));
-                assert.ok(earlier.includes(seg.slice(0, i + 1).join(' ')), `token after "?", ${label}`);
-              }
-            });
-          });
+          // A "?" ends its sub-question: in a complete one it can only be the last token.
+          assert.ok(
+            r.segments.every((seg) => !seg.slice(0, -1).includes(5)),
+            `token after "?", ${label}`,
+          );
         }
         assert.ok(r.segments.length <= settings.maxQuestions + 1, label);
         assert.deepEqual(r.segments, splitSegments(r.tokens, SPECIALS));

@@ -103,10 +103,10 @@ describe('local/LocalDecomposer (worker thread, shipped model)', function () {
       const greedyLong = { decoding: { beams: 1, maxNewTokens: 512, maxQuestions: 20 } };
       let uncancelledPartials = 0;
       await d.decompose(LONG_PROBLEM, greedyLong, undefined, () => uncancelledPartials++);
-      assert.ok(uncancelledPartials >= 3, `the long problem streams several sub-questions (${uncancelledPartials})`);
+      assert.ok(uncancelledPartials >= 2, `the long problem streams more than one sub-question (${uncancelledPartials})`);
       const controller = new AbortController();
       // Cancel at the first streamed sub-question: the decode is then certainly under way (a timer
-      // would race a trained model that finishes quickly), with several questions still to come.
+      // would race a trained model that finishes quickly), with more questions still to come.
       let partials = 0;
       const long = d.decompose(LONG_PROBLEM, greedyLong, controller.signal, () => {
         partials++;
