@@ -269,7 +269,8 @@ def decode_text(stepper, problem: str, manifest: dict, beams: int | None = None)
     src = encode_source(problem, manifest["maxSourceTokens"])
     return decode(stepper, src, beams=d["beams"] if beams is None else beams, max_questions=d["maxQuestions"],
                   max_new_tokens=d["maxNewTokens"], no_repeat_ngram=d["noRepeatNgram"],
-                  bos=manifest["specialTokens"]["bos"], question_end=manifest["specialTokens"].get("questionEnd"))
+                  bos=manifest["specialTokens"]["bos"],
+                  question_end=manifest["specialTokens"].get("questionEnd"))
 
 
 def main() -> None:
