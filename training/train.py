@@ -34,7 +34,7 @@ import torch.distributed as dist
 import torch.nn as nn
 
 from . import data as D
-from .common import BOS, QUESTION_END, RUNS, SOCRATIC_BOS, data_dir, encode_source, encode_target
+from .common import BOS, RUNS, SOCRATIC_BOS, data_dir, encode_source, encode_target
 from .model import MINILM_LAYERS, Config, FrozenEncoder, build, load_minilm
 
 SEED = 1234
@@ -196,7 +196,7 @@ def evaluate(model, items: list[dict], beams: int = 1, no_repeat_ngram: int = 0,
     preds = []
     for it in items:
         out = decode(st, encode_source(it["problem"]), beams=beams, max_questions=8, max_new_tokens=max_new_tokens,
-                     no_repeat_ngram=no_repeat_ngram, bos=model.cfg.bos, question_end=QUESTION_END)
+                     no_repeat_ngram=no_repeat_ngram, bos=model.cfg.bos)
         preds.append(clean_questions(out["questions"]))
     model.train()
     return score(preds, items) | {"example": preds[0] if preds else []}
