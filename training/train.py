@@ -55,10 +55,11 @@ def world() -> int:
 
 
 # ------------------------------------------------------------------------------------ examples
-def select(examples: list[D.Example], method: str, llm_weight: float, beta: float = 0.5) -> list[tuple[D.Example, float]]:
+def select(examples: list[D.Example], method: str, llm_weight: float, beta: float = 0.5,
+           compact_reward: float = 0.75) -> list[tuple[D.Example, float]]:
     """(example, weight) pairs for the method. The LLM style exists only on 240 calibration
     problems vs 7.7k socratic sets; llm_weight up-weights it because the target scores both styles
-    equally."""
+    equally. compact_reward: fbc's minimum reward for the paper's compact decomposers' sets."""
     kind_w = {"socratic": 1.0, "llm": llm_weight, "llm_eval": llm_weight, "compact": 1.0, "feedback": 4.0}
     out: list[tuple[D.Example, float]] = []
     seen = set()
@@ -76,7 +77,7 @@ def select(examples: list[D.Example], method: str, llm_weight: float, beta: floa
                 out.append((e, kind_w[e.kind]))
     elif method == "fbc":
         for e in examples:
-            thr = 0.75 if e.kind in ("compact", "llm_eval") else 0.5
+            thr = 0.75 if e.kind == "llm_eval" else compact_reward if e.kind == "compact" else 0.5
             if e.reward >= thr and not D.has_repeat(e.questions) and dedupe(e):
                 out.append((e, kind_w[e.kind]))
     elif method == "awbc":
@@ -244,6 +245,9 @@ def parse(argv=None):
     ap.add_argument("--encoder-lr", type=float, help="learning rate of the tuned MiniLM layers (default: --lr)")
     ap.add_argument("--batch-tokens", type=int, default=1536)
     ap.add_argument("--llm-weight", type=float, default=3.0)
+    ap.add_argument("--compact-reward", type=float, default=0.75,
+                    help="fbc: minimum reward (answerers right) for the paper's compact decomposers' sets; "
+                         "0 keeps every one without a repeat, as extra LLM-style text")
     ap.add_argument("--style", choices=["none", "llm", "socratic"], default="none",
                     help="none: one start id for every target; llm/socratic: a start id per reference style, "
                          "generate in the named one (ignored with --init: the checkpoint's choice holds)")
@@ -324,7 +328,7 @@ def main(argv=None) -> dict:
     model = build(cfg, bert=bert, with_encoder=True, seed=a.seed)
     if a.init:
         load_weights(model, Path(a.init))
-    pairs = select(examples, a.method, a.llm_weight)
+    pairs = select(examples, a.method, a.llm_weight, compact_reward=a.compact_reward)
     mean_w = sum(w for _, w in pairs) / len(pairs)
     items = [(encode_source(e.problem), encode_target(e.questions), w / mean_w, e.problem, start_id(cfg, e.kind)) for e, w in pairs]
     log(f"method={a.method} examples={len(items)} kinds="
