@@ -14,7 +14,7 @@ export interface SpecialTokens {
   eos: number;
   pad: number;
   sep: number;
-  /** The id of "?" (decoding ends a sub-question there); optional, absent in models before 0.5.0's update. */
+  /** The id of "?" (decoding ends a sub-question there); optional: older model directories decode without the rule. */
   questionEnd?: number;
 }
 
