@@ -77,7 +77,7 @@ def select(examples: list[D.Example], method: str, llm_weight: float, beta: floa
                 out.append((e, kind_w[e.kind]))
     elif method == "fbc":
         for e in examples:
-            thr = 0.75 if e.kind == "llm_eval" else compact_reward if e.kind == "compact" else 0.5
+            thr = {"llm_eval": 0.75, "compact": compact_reward}.get(e.kind, 0.5)
             if e.reward >= thr and not D.has_repeat(e.questions) and dedupe(e):
                 out.append((e, kind_w[e.kind]))
     elif method == "awbc":

@@ -248,15 +248,13 @@ export async function decode(model: StepModel, opts: DecodeOptions): Promise<Dec
       }
     }
   }
-  if (finished.length === 0) {
-    finished.push(...deadEnds);
-  }
-  if (finished.length === 0) {
+  const pool = finished.length > 0 ? finished : deadEnds;
+  if (pool.length === 0) {
     return { tokens: [], segments: [], finished: false, steps };
   }
   // Highest score/length; a tie keeps the hypothesis that finished first.
-  let best = finished[0];
-  for (const f of finished) {
+  let best = pool[0];
+  for (const f of pool) {
     if (f.normScore > best.normScore) {
       best = f;
     }

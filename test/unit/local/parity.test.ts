@@ -164,11 +164,8 @@ describe('local/decode == training/decode.py on scripted models', function () {
       const specials = { bos: 1, eos: 2, sep: 3 };
       const model = (): Scripted => new Scripted(c.seed, words.slice(0, 2 + c.nWords), c.eosPenalty);
       const ruled = c.endAtQuestion ? { ...specials, questionEnd: words[3] } : specials;
-      const r = await decode(model(), {
-        settings,
-        specials: ruled,
-        segmentKey: (ids) => normalizeQuestion(tokenizer.decode(ids)),
-      });
+      const segmentKey = (ids: readonly number[]): string => normalizeQuestion(tokenizer.decode(ids));
+      const r = await decode(model(), { settings, specials: ruled, segmentKey });
       assert.deepEqual(r.tokens, expected[i], `case ${JSON.stringify(c)}`);
       // Did the repeated-sub-question rule change this case? (same decode with the rule disabled)
       let unique = 0;
@@ -180,7 +177,7 @@ describe('local/decode == training/decode.py on scripted models', function () {
       repeatBlocked += without.tokens.join(' ') === r.tokens.join(' ') ? 0 : 1;
       // Did the "?" rule change this case? (same decode without it)
       if (c.endAtQuestion) {
-        const free = await decode(model(), { settings, specials, segmentKey: (ids) => normalizeQuestion(tokenizer.decode(ids)) });
+        const free = await decode(model(), { settings, specials, segmentKey });
         questionEnded += free.tokens.join(' ') === r.tokens.join(' ') ? 0 : 1;
       }
       withSep += r.tokens.includes(3) ? 1 : 0;
