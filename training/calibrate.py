@@ -2,10 +2,12 @@
 (GSM8K test lines 240-318; never the evaluation split), for selection of decoding settings and
 int8-vs-fp32. Official evaluation-split numbers come from training/evaluate/ (`npm run eval`).
 
-python -m training.calibrate --model models [--beams 1 4] [--ngram 0 4] [--limit N] [--bos ID]
+python -m training.calibrate --model models [--beams 1 4] [--ngram 0 4] [--limit N] [--bos ID] [--paper]
 
 The scores are of the decoded sub-questions; `shown` scores what the runtime shows, with the
-problem's own question appended when no sub-question asks it (as `npm run eval` does).
+problem's own question appended when no sub-question asks it (as `npm run eval` does). `--paper`
+also scores the paper's twelve compact decomposers on the same problems with the same matcher (their
+released outputs, as written): the bar a model must clear here to be on course for the target.
 """
 from __future__ import annotations
 
@@ -49,6 +51,17 @@ def run(model_dir: str, beams: int, ngram: int | None, limit: int | None, thread
     return res
 
 
+def paper_rows(limit: int | None = None):
+    from .evaluate import data as E
+    root = data_dir()
+    items = heldout_calibration(root)
+    items = items[:limit] if limit else items
+    problems = E.load_problems(root)
+    for stem, name in E.PAPER_COMPACT.items():
+        system = E.load_paper_system(root, stem, problems, [it["index"] for it in items])
+        yield {"paper": name, **score(system.questions, items)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", nargs="+", default=["models"])
@@ -58,7 +71,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--bos", type=int, help="decode from this start id instead of the manifest's "
                     "(a model trained with --style: 1 = LLM style, 4 = socratic style)")
+    ap.add_argument("--paper", action="store_true", help="also score the paper's compact decomposers on these problems")
     a = ap.parse_args()
+    if a.paper:
+        for row in paper_rows(a.limit):
+            print(json.dumps(row), flush=True)
     for m in a.model:
         for b in a.beams:
             for n in a.ngram:

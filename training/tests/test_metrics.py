@@ -17,3 +17,10 @@ def test_precision_and_recall_show_too_few_steps():
     assert (res["precision_llm"], res["recall_llm"]) == (0.5, 0.5)
     assert res["f1_socratic"] == round(match_f1(preds[0], REF), 4) == 0.8
     assert res["mean_count"] == 2
+
+
+def test_paper_rows_score_the_twelve_compact_decomposers_on_the_held_out_problems():
+    from training.calibrate import paper_rows
+    rows = list(paper_rows(limit=5))
+    assert len(rows) == 12 and len({r["paper"] for r in rows}) == 12
+    assert all(r["n"] == 5 and 0.0 <= r["f1_mean"] <= 1.0 for r in rows)
