@@ -20,6 +20,9 @@ SPECIAL = {"bos": BOS, "eos": EOS, "pad": PAD, "sep": SEP, "questionEnd": QUESTI
 # one decoder learns both reference styles without blending them; the model's Config.bos says which
 # one it generates, and the manifest's `bos` carries that choice to the runtime.
 SOCRATIC_BOS = 4
+# The auxiliary target of train.py --solutions (GSM8K's worked solutions) starts from [unused4]; the
+# model never generates from it, the runtime never sees it.
+SOLUTION_BOS = 5
 # MiniLM's own markers: the encoder graph rewrites the source's trailing `eos` to [SEP] and prepends
 # [CLS], so the frozen encoder sees the input distribution it was pretrained on.
 BERT_CLS, BERT_SEP = 101, 102

@@ -32,7 +32,7 @@ ANSWERERS = ("chatgpt", "llama7b", "llama13b", "mistral")
 class Example:
     problem: str
     questions: list[str]
-    kind: str  # socratic | llm | llm_eval | compact | feedback
+    kind: str  # socratic | llm | llm_eval | compact | feedback | solution (an auxiliary target)
     reward: float  # in [0, 1]; see reward_* below and the model card
     source: str = ""
     index: int = -1  # line index in its file
@@ -48,6 +48,13 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def socratic_questions(answer: str) -> list[str]:
     return [line.split(" ** ")[0].strip() for line in answer.split("\n") if " ** " in line]
+
+
+def socratic_steps(answer: str) -> list[str]:
+    """The solution steps that answer the socratic sub-questions (text after ` ** `), without GSM8K's
+    calculator annotations `<<48/2=24>>`."""
+    return [re.sub(r"<<[^>]*>>", "", line.split(" ** ", 1)[1]).strip()
+            for line in answer.split("\n") if " ** " in line]
 
 
 def numbered_questions(text: str) -> list[str]:
@@ -98,6 +105,14 @@ def load_train(root: Path, limit: int | None = None) -> list[Example]:
         if qs:
             out.append(Example(r["question"], qs, "socratic", reward_derived(qs), "train_socratic", i))
     return out
+
+
+def load_solutions(root: Path, limit: int | None = None) -> list[Example]:
+    """GSM8K train's worked solutions as an auxiliary target (train.py --solutions): not sub-questions,
+    but the quantities each sub-question asks for, computed step by step."""
+    rows = read_jsonl(root / "gsm8k" / "train_socratic.jsonl")
+    return [Example(r["question"], steps, "solution", 1.0, "train_socratic", i)
+            for i, r in enumerate(rows[:limit] if limit else rows) if (steps := socratic_steps(r["answer"]))]
 
 
 def load_calibration(root: Path, lo: int = 0, hi: int = CAL_TRAIN_END, compact: bool = True) -> list[Example]:

@@ -229,6 +229,11 @@ class Decoder(nn.Module):
         full = full.scatter_add(2, src_ids[:, None, :].expand(b, l, -1), (1.0 - g) * p_copy)
         return torch.log(full.clamp_min(1e-20))
 
+    def producible(self, src_ids, targets):
+        """Which target tokens the model can emit at all: the generator's vocabulary or a copy from
+        the source. Auxiliary targets (worked solutions) contain others, e.g. computed results."""
+        return (self.kept_index[targets] >= 0) | (src_ids[:, None, :] == targets[..., None]).any(-1)
+
     def target_logprobs(self, h, attention_mask, src_ids, enc, targets):
         """log p(target) without materialising the full vocabulary (training path; equals
         full_logprobs gathered at targets, checked in tests)."""

@@ -34,7 +34,7 @@ import torch.distributed as dist
 import torch.nn as nn
 
 from . import data as D
-from .common import BOS, RUNS, SOCRATIC_BOS, data_dir, encode_source, encode_target
+from .common import BOS, QUESTION_END, RUNS, SOCRATIC_BOS, SOLUTION_BOS, data_dir, encode_source, encode_target
 from .model import MINILM_LAYERS, Config, FrozenEncoder, build, load_minilm
 
 SEED = 1234
@@ -100,7 +100,10 @@ def select(examples: list[D.Example], method: str, llm_weight: float, beta: floa
 def start_id(cfg: Config, kind: str) -> int:
     """The decoder's first input for a target of this kind. With style tokens, socratic sets start
     from SOCRATIC_BOS and the LLM-style ones (the LLM's, the paper's compact models trained on them)
-    from bos; user feedback holds the model's own outputs, so it starts from the id it generates with."""
+    from bos; user feedback holds the model's own outputs, so it starts from the id it generates with.
+    The auxiliary worked solutions (--solutions) always start from their own id."""
+    if kind == "solution":
+        return SOLUTION_BOS
     if not cfg.style_tokens:
         return BOS
     if kind == "socratic":
@@ -141,10 +144,11 @@ def encode_all(problems: list[str], cache_path: Path | None, bert=None, batch: i
 
 
 # ------------------------------------------------------------------------------------ batching
-def make_batches(items: list[tuple[list[int], list[int], float, str, int]], batch_tokens: int, rng: random.Random):
+def make_batches(items: list[tuple[list[int], list[int], float, str, int]], batch_tokens: int, rng: random.Random,
+                 use: list[int] | None = None):
     """Length-bucketed batches (less padding on a CPU), shuffled. items: (source ids, target ids,
-    weight, problem, decoder start id)."""
-    idx = sorted(range(len(items)), key=lambda i: (len(items[i][1]) + rng.random() * 4))
+    weight, problem, decoder start id); use: the item indices to batch (default: all)."""
+    idx = sorted(range(len(items)) if use is None else use, key=lambda i: (len(items[i][1]) + rng.random() * 4))
     batches, cur, cur_max = [], [], 0
     for i in idx:
         n = len(items[i][1]) + 1
@@ -190,6 +194,8 @@ class LossModule(nn.Module):
 # ------------------------------------------------------------------------------------ evaluation
 def evaluate(model, items: list[dict], beams: int = 1, no_repeat_ngram: int = 0, limit: int | None = None,
              max_new_tokens: int = 160) -> dict:
+    """Held-out check. Greedy checks run without the "?" rule (under it greedy stops at its first
+    repeat, which the shipped beam search does not); beam checks decode as the runtime does."""
     from .decode import TorchStepper, clean_questions, decode
     from .metrics import score
     st = TorchStepper(model)
@@ -197,7 +203,7 @@ def evaluate(model, items: list[dict], beams: int = 1, no_repeat_ngram: int = 0,
     preds = []
     for it in items:
         out = decode(st, encode_source(it["problem"]), beams=beams, max_questions=8, max_new_tokens=max_new_tokens,
-                     no_repeat_ngram=no_repeat_ngram, bos=model.cfg.bos)
+                     no_repeat_ngram=no_repeat_ngram, bos=model.cfg.bos, question_end=QUESTION_END if beams > 1 else None)
         preds.append(clean_questions(out["questions"]))
     model.train()
     return score(preds, items) | {"example": preds[0] if preds else []}
@@ -248,10 +254,15 @@ def parse(argv=None):
     ap.add_argument("--compact-reward", type=float, default=0.75,
                     help="fbc: minimum reward (answerers right) for the paper's compact decomposers' sets; "
                          "0 keeps every one without a repeat, as extra LLM-style text")
+    ap.add_argument("--solutions", type=float, default=0.0, metavar="FRACTION",
+                    help="auxiliary target: each epoch, GSM8K's worked solutions of this random fraction of "
+                         "the train problems, from their own start id (0: none)")
     ap.add_argument("--style", choices=["none", "llm", "socratic"], default="none",
                     help="none: one start id for every target; llm/socratic: a start id per reference style, "
                          "generate in the named one (ignored with --init: the checkpoint's choice holds)")
     ap.add_argument("--eval-every", type=int, default=0, help="steps between calibration evaluations (0: every 3 epochs)")
+    ap.add_argument("--check-beams", type=int, default=1,
+                    help="beam width of the held-out checks (1: greedy, the recipe's; 4: the shipped decoding, slower)")
     ap.add_argument("--eval-limit", type=int, default=40, help="held-out problems used for checkpoint selection (0: all 79)")
     ap.add_argument("--no-export", action="store_true")
     ap.add_argument("--fp32", action="store_true", help="export fp32 instead of int8")
@@ -331,7 +342,16 @@ def main(argv=None) -> dict:
     pairs = select(examples, a.method, a.llm_weight, compact_reward=a.compact_reward)
     mean_w = sum(w for _, w in pairs) / len(pairs)
     items = [(encode_source(e.problem), encode_target(e.questions), w / mean_w, e.problem, start_id(cfg, e.kind)) for e, w in pairs]
-    log(f"method={a.method} examples={len(items)} kinds="
+    n_main = len(items)
+    if a.solutions:
+        solutions = D.load_solutions(root, limit=200 if a.tiny else None)
+        items += [(encode_source(e.problem), encode_target(e.questions), 1.0 / mean_w, e.problem, start_id(cfg, e.kind))
+                  for e in solutions]
+        log(f"auxiliary worked solutions: {len(solutions)}, {a.solutions:.0%} of them per epoch")
+
+    def epoch_items(r: random.Random) -> list[int]:
+        return list(range(n_main)) + [i for i in range(n_main, len(items)) if r.random() < a.solutions]
+    log(f"method={a.method} examples={n_main} kinds="
         f"{dict(sorted(((k, sum(1 for e, _ in pairs if e.kind == k)) for k in {e.kind for e, _ in pairs})))}")
 
     # ---- frozen encoder cache (rank 0 computes, the others wait and read)
@@ -358,7 +378,7 @@ def main(argv=None) -> dict:
     max_steps_tiny = 8
     if a.tiny:
         a.batch_tokens = min(a.batch_tokens, 768)
-    steps_per_epoch = len(make_batches(items, a.batch_tokens, random.Random(0))) // world()
+    steps_per_epoch = len(make_batches(items, a.batch_tokens, random.Random(0), epoch_items(random.Random(0)))) // world()
     total = max(1, int(steps_per_epoch * epochs)) if not a.tiny else max_steps_tiny
     warm = min(200, max(1, total // 10))
     t_start = time.time()
@@ -379,11 +399,12 @@ def main(argv=None) -> dict:
     model.train(); model.encoder.eval()
     done = False
     while not done:
-        batches = make_batches(items, a.batch_tokens, rng)
+        batches = make_batches(items, a.batch_tokens, rng, epoch_items(rng))
         batches = batches[: len(batches) - len(batches) % world()] if world() > 1 else batches
         for bi in range(rank(), len(batches), world()):
             h, mask, src_ids, dec_in, targets, tmask, w = collate(batches[bi], items, cache)
             lp = net(h, mask, src_ids, dec_in, targets)
+            tmask = tmask * model.decoder.producible(src_ids, targets)
             tok_w = tmask * w[:, None]
             loss = -(lp * tok_w).sum() / tmask.sum()
             opt.zero_grad(set_to_none=True)
@@ -398,7 +419,8 @@ def main(argv=None) -> dict:
             last = step >= total or timeout
             if (step % eval_every == 0 or last) and rank() == 0:
                 model.eval()
-                m = evaluate(model, heldout, limit=a.eval_limit or None, max_new_tokens=TINY_TOKENS if a.tiny else 160)
+                m = evaluate(model, heldout, beams=a.check_beams, limit=a.eval_limit or None,
+                             max_new_tokens=TINY_TOKENS if a.tiny else 160)
                 m.update(step=step, minutes=round((time.time() - t0) / 60, 1))
                 history.append(m)
                 log("calibration-heldout", json.dumps(m))
