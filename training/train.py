@@ -341,16 +341,20 @@ def main(argv=None) -> dict:
         load_weights(model, Path(a.init))
     pairs = select(examples, a.method, a.llm_weight, compact_reward=a.compact_reward)
     mean_w = sum(w for _, w in pairs) / len(pairs)
-    items = [(encode_source(e.problem), encode_target(e.questions), w / mean_w, e.problem, start_id(cfg, e.kind)) for e, w in pairs]
+
+    def item(e: D.Example, w: float):
+        return encode_source(e.problem), encode_target(e.questions), w / mean_w, e.problem, start_id(cfg, e.kind)
+
+    items = [item(e, w) for e, w in pairs]
     n_main = len(items)
     if a.solutions:
         solutions = D.load_solutions(root, limit=200 if a.tiny else None)
-        items += [(encode_source(e.problem), encode_target(e.questions), 1.0 / mean_w, e.problem, start_id(cfg, e.kind))
-                  for e in solutions]
+        items += [item(e, 1.0) for e in solutions]
         log(f"auxiliary worked solutions: {len(solutions)}, {a.solutions:.0%} of them per epoch")
 
     def epoch_items(r: random.Random) -> list[int]:
         return list(range(n_main)) + [i for i in range(n_main, len(items)) if r.random() < a.solutions]
+
     log(f"method={a.method} examples={n_main} kinds="
         f"{dict(sorted(((k, sum(1 for e, _ in pairs if e.kind == k)) for k in {e.kind for e, _ in pairs})))}")
 
