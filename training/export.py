@@ -115,12 +115,25 @@ def export_onnx(model: Decomposer, out: Path) -> None:
 
 
 def quantize(src: Path, dst: Path) -> None:
-    """Dynamic int8 weights with one scale per output channel: on the held-out calibration problems
+    """Dynamic 8-bit weights with one scale per output channel: on the held-out calibration problems
     per-channel kept more of fp32's quality than one scale per tensor (f1_mean 0.400 vs 0.393, fp32
-    0.408; models/README.md) at the same size, and fp32 itself is 4x over the size budget."""
+    0.408; models/README.md) at the same size, and fp32 itself is 4x over the size budget.
+
+    The weights must not let onnxruntime's integer matmul saturate. On x86 CPUs without VNNI (AVX2
+    only: many laptops, and this project's CI machines) u8 activations x s8 weights go through an
+    instruction that adds pairs of products into 16 bits, which overflows with full-range weights
+    (2 x 255 x 127 > 32767); so the same file decoded differently from one CPU to the next, and
+    0.5.0's files did not reproduce their own reference.json there. Two ways out, both exact on
+    every CPU (models/README.md, "0.6.0", measured on an AVX2-only CPU):
+      - the encoder (run once per problem) gets unsigned weights, u8 x u8, the more precise one;
+      - the decoder (run once per token of every beam) keeps the faster u8 x s8 kernel with 7-bit
+        weights (reduce_range: 2 x 255 x 64 fits in 16 bits).
+    Held-out shown f1_mean of the same weights: s8 everywhere 0.590, u8 everywhere 0.606, encoder u8
+    + decoder 7-bit 0.612, encoder 7-bit + decoder u8 0.596, fp32 0.601."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul", "Gather"])
+    encoder = src.name == "encoder.onnx"
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QUInt8 if encoder else QuantType.QInt8,
+                     reduce_range=not encoder, per_channel=True, op_types_to_quantize=["MatMul", "Gather"])
 
 
 def write_manifest(out: Path, cfg: Config, precision: str, version: str, extra_arch: dict | None = None,
