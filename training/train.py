@@ -1,7 +1,7 @@
 """One entry point for the decomposer: data -> (cached frozen encoder layers) -> train MiniLM's top
 layer + the decoder -> select on the held-out calibration problems -> export ONNX (+ parity check).
 
-  python -m training.train                                                # the full recipe (fbc, 9 epochs)
+  python -m training.train                       # the full recipe (fbc, 9 epochs, + worked solutions, beam-4 checks)
   python -m training.train --tiny                                         # whole path in minutes, temp dir
   python -m training.train --feedback feedback.jsonl --init CKPT --out DIR  # fine-tune on user feedback
   python -m training.train --feedback feedback.jsonl --out DIR              # the recipe + user feedback
@@ -254,16 +254,18 @@ def parse(argv=None):
     ap.add_argument("--compact-reward", type=float, default=0.75,
                     help="fbc: minimum reward (answerers right) for the paper's compact decomposers' sets; "
                          "0 keeps every one without a repeat, as extra LLM-style text")
-    ap.add_argument("--solutions", type=float, default=0.0, metavar="FRACTION",
+    ap.add_argument("--solutions", type=float, metavar="FRACTION",
                     help="auxiliary target: each epoch, GSM8K's worked solutions of this random fraction of "
-                         "the train problems, from their own start id (0: none)")
+                         "the train problems, from their own start id (0: none; default: 0.5, the recipe; "
+                         "0 with --feedback --init, whose checkpoint has learned them)")
     ap.add_argument("--style", choices=["none", "llm", "socratic"], default="none",
                     help="none: one start id for every target; llm/socratic: a start id per reference style, "
                          "generate in the named one (ignored with --init: the checkpoint's choice holds)")
     ap.add_argument("--eval-every", type=int, default=0, help="steps between calibration evaluations (0: every 3 epochs)")
-    ap.add_argument("--check-beams", type=int, default=1,
-                    help="beam width of the held-out checks (1: greedy, the recipe's; 4: the shipped decoding, slower)")
-    ap.add_argument("--eval-limit", type=int, default=40, help="held-out problems used for checkpoint selection (0: all 79)")
+    ap.add_argument("--check-beams", type=int, default=4,
+                    help="beam width of the held-out checks (4: the shipped decoding, the recipe's; 1: greedy, "
+                         "faster, but it chose the worse checkpoint of the same run; models/README.md)")
+    ap.add_argument("--eval-limit", type=int, default=0, help="held-out problems used for checkpoint selection (0: all 79)")
     ap.add_argument("--no-export", action="store_true")
     ap.add_argument("--fp32", action="store_true", help="export fp32 instead of int8")
     ap.add_argument("--seed", type=int, default=SEED)
@@ -347,6 +349,8 @@ def main(argv=None) -> dict:
 
     items = [item(e, w) for e, w in pairs]
     n_main = len(items)
+    if a.solutions is None:
+        a.solutions = 0.0 if a.feedback and a.init else 0.5
     if a.solutions:
         solutions = D.load_solutions(root, limit=200 if a.tiny else None)
         items += [item(e, 1.0) for e in solutions]
