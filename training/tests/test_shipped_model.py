@@ -30,3 +30,20 @@ def test_reference_reproduces():
     for it in ref["items"]:
         assert decode_text(st, it["problem"], st.manifest, 1)["ids"] == it["greedy"]["ids"]
         assert decode_text(st, it["problem"], st.manifest)["ids"] == it["beam"]["ids"]
+
+
+def test_integer_matmuls_cannot_overflow_on_any_cpu():
+    """Without VNNI, onnxruntime adds pairs of u8 activation x s8 weight products in 16 bits: every
+    weight must be unsigned, or signed with |w| <= 64 (2 x 255 x 64 <= 32767), for the files to
+    decode the same on every x86 CPU (training/export.py::quantize)."""
+    import onnx
+    from onnx import numpy_helper
+
+    for name in ("encoder.onnx", "decoder.onnx"):
+        graph = onnx.load(MODELS / name).graph
+        weights = {t.name: t for t in graph.initializer}
+        matmuls = [n for n in graph.node if n.op_type == "MatMulInteger"]
+        assert matmuls, name
+        for node in matmuls:
+            w = numpy_helper.to_array(weights[node.input[1]])
+            assert w.dtype.name == "uint8" or int(abs(w.astype("int32")).max()) <= 64, (name, node.name)
