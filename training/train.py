@@ -242,7 +242,8 @@ def parse(argv=None):
     # the frozen encoder of 0.1.0-0.4.0 (models/README.md, "0.5.0").
     ap.add_argument("--tune-encoder", type=int, default=1, metavar="N",
                     help="train MiniLM's top N layers with the decoder (default 1; 0: all frozen; ignored with --init)")
-    # The default recipe: 9 epochs of the fbc set (1,620 steps, ~35 minutes on 2 idle cores). A 26-epoch
+    # The default recipe: 9 epochs of the fbc set, each with worked solutions for half the train problems
+    # (3,213 steps, 62-99 minutes on 2 idle cores, by machine). A 26-epoch
     # schedule peaked on the held-out problems at epoch 6 and fell after it while the training loss kept
     # falling (models/README.md), so a shorter schedule that decays by epoch 9 spends the budget better.
     ap.add_argument("--epochs", type=float, help="default: 9 (the recipe); 3 with --feedback --init (a short fine-tune)")
