@@ -126,8 +126,11 @@ def banned_tokens(h: Hyp, tok, max_questions: int, no_repeat_ngram: int,
 
 def decode(stepper, src_ids: list[int], beams: int = 4, max_questions: int = 8, max_new_tokens: int = 160,
            no_repeat_ngram: int = 0, tok=None, bos: int = BOS, question_end: int | None = None) -> dict:
-    """Beam search (greedy when beams == 1) from the start id `bos`. Returns {"ids", "questions", "score"}.
-    `question_end` (the manifest's specialTokens.questionEnd, the id of "?"): None disables that rule."""
+    """Beam search (greedy when beams == 1) from the start id `bos`. Returns {"ids", "questions", "score",
+    "margins"}. `question_end` (the manifest's specialTokens.questionEnd, the id of "?"): None disables
+    that rule. `margins` has one entry per step, the score gap between the last candidate kept and the
+    first one dropped (inf when none was dropped), then one for the final choice among the finished
+    hypotheses: where a margin is tiny, another CPU's float kernels may decide the other way."""
     tok = tok or tokenizer()
     beams = max(1, int(beams))
     stepper.start(src_ids, beams)
@@ -136,6 +139,7 @@ def decode(stepper, src_ids: list[int], beams: int = 4, max_questions: int = 8, 
     parents = list(range(beams))
     finished: list[tuple[float, Hyp]] = []
     dead: list[tuple[float, Hyp]] = []  # hypotheses no token could extend (their open segment is dropped)
+    margins: list[float] = []
     for _ in range(max_new_tokens):
         lp = stepper.step(tokens, parents).astype(np.float64)  # float32 values, summed in float64
         cand_scores, cand_tok, cand_row = [], [], []
@@ -170,9 +174,11 @@ def decode(stepper, src_ids: list[int], beams: int = 4, max_questions: int = 8, 
         order = np.lexsort((rr, t, -s))  # score desc, then token id asc, then row asc
         new_live: list[Hyp | None] = []
         new_tokens, new_parents = [], []
+        taken = 0
         for j in order:
             if len(new_live) == beams:
                 break
+            taken += 1
             h, v, sc = live[int(rr[j])], int(t[j]), float(s[j])
             if v == EOS:
                 fin = Hyp(h.tokens + [EOS], sc, h.seg_start, h.done_questions)
@@ -183,6 +189,7 @@ def decode(stepper, src_ids: list[int], beams: int = 4, max_questions: int = 8, 
                 nh.done_questions.append(_seg_text(tok, h.tokens[h.seg_start:]))
                 nh.seg_start = len(nh.tokens)
             new_live.append(nh); new_tokens.append(v); new_parents.append(int(rr[j]))
+        margins.append(float(s[order[taken - 1]] - s[order[taken]]) if taken < len(order) else math.inf)
         while len(new_live) < beams:  # keep the batch shape; inactive rows are ignored
             new_live.append(None); new_tokens.append(tokens[0]); new_parents.append(0)
         live, tokens, parents = new_live, new_tokens, new_parents
@@ -195,13 +202,14 @@ def decode(stepper, src_ids: list[int], beams: int = 4, max_questions: int = 8, 
                 finished.append((h.score / len(h.tokens), h))
     finished = finished or dead
     if not finished:
-        return {"ids": [], "questions": [], "score": NEG_INF}
+        return {"ids": [], "questions": [], "score": NEG_INF, "margins": margins}
     best_i = 0  # highest score/length; ties keep the earlier-finished hypothesis
     for i in range(1, len(finished)):
         if finished[i][0] > finished[best_i][0]:
             best_i = i
     norm, h = finished[best_i]
-    return {"ids": h.tokens, "questions": split_questions(h.tokens, tok), "score": norm}
+    margins.append(min((norm - f for i, (f, _) in enumerate(finished) if i != best_i), default=math.inf))
+    return {"ids": h.tokens, "questions": split_questions(h.tokens, tok), "score": norm, "margins": margins}
 
 
 def split_questions(ids: list[int], tok=None) -> list[str]:
