@@ -1,7 +1,7 @@
 // The Node runtime must reproduce the token ids of training/decode.py (models/reference.json),
 // greedy and beam, on the shipped ONNX files. The reference was decoded on one CPU; another CPU's
 // float kernels round differently and may decide a near-tie the other way, so ids may part only where
-// the reference records such a decision (training/export.py::TIE_MARGIN). Exact Node == Python parity
+// the reference records such a decision (training/export.py::TIE_MARGIN). Node == Python parity
 // on one CPU is training/tests/test_shipped_model.py::test_node_cli_shows_what_python_decodes_on_this_cpu.
 import * as assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
