@@ -175,14 +175,14 @@ def write_reference(out: Path, problems: list[str] = REFERENCE_PROBLEMS) -> dict
     from .decode import OnnxStepper, decode_text
     st = OnnxStepper(out)
 
-    def run(beams: int) -> dict:
-        r = decode_text(st, p, st.manifest, beams=beams)
-        return {"ids": r["ids"], "questions": r["questions"], "margins": [round(m, 4) if math.isfinite(m) else None for m in r["margins"]]}
+    beams = st.manifest["decoding"]["beams"]
 
-    items = []
-    for p in problems:
-        items.append({"problem": p, "greedy": run(1),
-                      "beam": {"beams": st.manifest["decoding"]["beams"], **run(st.manifest["decoding"]["beams"])}})
+    def run(problem: str, beams: int) -> dict:
+        r = decode_text(st, problem, st.manifest, beams=beams)
+        margins = [round(m, 4) if math.isfinite(m) else None for m in r["margins"]]
+        return {"ids": r["ids"], "questions": r["questions"], "margins": margins}
+
+    items = [{"problem": p, "greedy": run(p, 1), "beam": {"beams": beams, **run(p, beams)}} for p in problems]
     ref = {"decoding": st.manifest["decoding"], "maxSourceTokens": st.manifest["maxSourceTokens"],
            "note": "ids produced by training/decode.py with onnxruntime (Python) on these exact files; margins: "
                    "per step, the score gap at the beam's cut (greedy: best minus second-best token), then the "
