@@ -5,6 +5,7 @@ layer + the decoder -> select on the held-out calibration problems -> export ONN
   python -m training.train --tiny                                         # whole path in minutes, temp dir
   python -m training.train --feedback feedback.jsonl --init CKPT --out DIR  # fine-tune on user feedback
   python -m training.train --feedback feedback.jsonl --out DIR              # the recipe + user feedback
+  python -m training.train --method kto --init CKPT --epochs 1 --lr 5e-5    # KTO from a checkpoint
   torchrun --nproc_per_node 2 -m training.train --tiny                    # DDP, gloo on CPU
 
 Methods (rewards: training/data.py, justification: models/README.md):
@@ -12,11 +13,14 @@ Methods (rewards: training/data.py, justification: models/README.md):
   fbc   Filtered BC: only decompositions with reward >= 0.5 (LLM: answer correct; socratic: no
         repeated sub-question, 2-8 questions; the paper's compact models: >= 3 of 4 answerers right);
   awbc  advantage-weighted BC over ALL of them, negatives included: weight = exp((r - b) / beta),
-        b = mean reward of the problem's decompositions (kind mean when the problem has one).
+        b = mean reward of the problem's decompositions (kind mean when the problem has one);
+  kto   KTO over ALL of them, each labelled desirable by fbc's rule or undesirable (thumbs up/down
+        have this shape), against the --init checkpoint as the frozen reference policy.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import math
@@ -55,6 +59,14 @@ def world() -> int:
 
 
 # ------------------------------------------------------------------------------------ examples
+def desirable(e: D.Example, compact_reward: float = 0.75) -> bool:
+    """Filtered BC's rule for a good decomposition, also KTO's desirable label: reward at least 0.5
+    (the paper's compact decomposers' sets: compact_reward; ChatGPT's answered sets: 3 of 4
+    answerers) and no repeated sub-question."""
+    thr = {"llm_eval": 0.75, "compact": compact_reward}.get(e.kind, 0.5)
+    return e.reward >= thr and not D.has_repeat(e.questions)
+
+
 def select(examples: list[D.Example], method: str, llm_weight: float, beta: float = 0.5,
            compact_reward: float = 0.75) -> list[tuple[D.Example, float]]:
     """(example, weight) pairs for the method. The LLM style exists only on 240 calibration
@@ -77,8 +89,7 @@ def select(examples: list[D.Example], method: str, llm_weight: float, beta: floa
                 out.append((e, kind_w[e.kind]))
     elif method == "fbc":
         for e in examples:
-            thr = {"llm_eval": 0.75, "compact": compact_reward}.get(e.kind, 0.5)
-            if e.reward >= thr and not D.has_repeat(e.questions) and dedupe(e):
+            if desirable(e, compact_reward) and dedupe(e):
                 out.append((e, kind_w[e.kind]))
     elif method == "awbc":
         by_problem: dict[str, list[float]] = defaultdict(list)
@@ -92,6 +103,10 @@ def select(examples: list[D.Example], method: str, llm_weight: float, beta: floa
             w = min(math.exp((e.reward - b) / beta), 20.0)
             if dedupe(e):
                 out.append((e, kind_w[e.kind] * w))
+    elif method == "kto":  # every set; the label comes from desirable()
+        for e in examples:
+            if dedupe(e):
+                out.append((e, kind_w[e.kind]))
     else:
         raise SystemExit(f"unknown --method {method}")
     return out
@@ -144,10 +159,10 @@ def encode_all(problems: list[str], cache_path: Path | None, bert=None, batch: i
 
 
 # ------------------------------------------------------------------------------------ batching
-def make_batches(items: list[tuple[list[int], list[int], float, str, int]], batch_tokens: int, rng: random.Random,
-                 use: list[int] | None = None):
+def make_batches(items: list[tuple[list[int], list[int], float, str, int, bool]], batch_tokens: int,
+                 rng: random.Random, use: list[int] | None = None):
     """Length-bucketed batches (less padding on a CPU), shuffled. items: (source ids, target ids,
-    weight, problem, decoder start id); use: the item indices to batch (default: all)."""
+    weight, problem, decoder start id, desirable); use: the item indices to batch (default: all)."""
     idx = sorted(range(len(items)) if use is None else use, key=lambda i: (len(items[i][1]) + rng.random() * 4))
     batches, cur, cur_max = [], [], 0
     for i in idx:
@@ -171,13 +186,14 @@ def collate(batch, items, cache):
     dec_in = torch.zeros(b, t, dtype=torch.long); targets = torch.zeros(b, t, dtype=torch.long)
     tmask = torch.zeros(b, t)
     w = torch.tensor([items[i][2] for i in batch])
+    good = torch.tensor([items[i][5] for i in batch])
     for j, i in enumerate(batch):
         sj, tj = src[j], tgt[j]
         h[j, :len(sj)] = cache[items[i][3]].float()
         src_ids[j, :len(sj)] = torch.tensor(sj); mask[j, :len(sj)] = 1
         dec_in[j, :len(tj)] = torch.tensor([items[i][4]] + tj[:-1]); targets[j, :len(tj)] = torch.tensor(tj)
         tmask[j, :len(tj)] = 1
-    return h, mask, src_ids, dec_in, targets, tmask, w
+    return h, mask, src_ids, dec_in, targets, tmask, w, good
 
 
 class LossModule(nn.Module):
@@ -189,6 +205,46 @@ class LossModule(nn.Module):
 
     def forward(self, h, mask, src_ids, dec_in, targets):
         return self.model.loss_terms(h, mask, src_ids, dec_in, targets)
+
+
+class KTO:
+    """KTO (Ethayarajh et al., 2024): unpaired desirable and undesirable decompositions, each pushed
+    up or down relative to a frozen reference policy (the --init checkpoint) through the prospect-
+    theory value v = lambda * sigmoid(+-beta * (log-ratio - z0)). A loop of our own instead of TRL's
+    KTOTrainer, which expects a Hugging Face model that tokenises and encodes its own batches; this
+    model decodes from cached encoder states through a copy head, and the rest of the loop (DDP,
+    held-out checks, export) is shared with the other methods.
+    z0 is the paper's reference point: the batch's KL estimate on mismatched pairs (each source with
+    the next item's target), clamped at 0, without gradient (per process under DDP; TRL averages it
+    over processes). lambda_u balances the two sides: lambda_d * (desirable weight) = lambda_u *
+    (undesirable weight), the low end of the paper's recommended ratio [1, 4/3]. Dropout is off, as
+    in TRL, so the log-ratio of an unchanged model is exactly 0."""
+
+    def __init__(self, model, beta: float, lambda_u: float):
+        self.ref = LossModule(copy.deepcopy(model).eval().requires_grad_(False))
+        self.policy = LossModule(model)
+        self.model, self.beta, self.lambda_u = model, beta, lambda_u
+
+    def sequence_logps(self, lm, h, mask, src_ids, dec_in, targets, tmask) -> torch.Tensor:
+        return (lm(h, mask, src_ids, dec_in, targets) * tmask * self.model.decoder.producible(src_ids, targets)).sum(1)
+
+    def loss(self, net, h, mask, src_ids, dec_in, targets, tmask, good, w) -> torch.Tensor:
+        logps = self.sequence_logps(net, h, mask, src_ids, dec_in, targets, tmask)
+        with torch.no_grad():
+            ref_logps = self.sequence_logps(self.ref, h, mask, src_ids, dec_in, targets, tmask)
+            other = torch.roll(torch.arange(targets.shape[0]), 1)
+            mismatched = (h, mask, src_ids, dec_in[other], targets[other], tmask[other])
+            z0 = (self.sequence_logps(self.policy, *mismatched)
+                  - self.sequence_logps(self.ref, *mismatched)).mean().clamp(min=0)
+        return kto_loss(logps - ref_logps, z0, good, w, self.beta, self.lambda_u)
+
+
+def kto_loss(ratio: torch.Tensor, z0: torch.Tensor, good: torch.Tensor, w: torch.Tensor, beta: float,
+             lambda_u: float) -> torch.Tensor:
+    """Weighted mean of lambda_y - v(x, y) over the batch (KTO's loss; lambda_d = 1)."""
+    lam = torch.where(good, torch.ones_like(ratio), torch.full_like(ratio, lambda_u))
+    v = lam * torch.sigmoid(beta * torch.where(good, ratio - z0, z0 - ratio))
+    return ((lam - v) * w).sum() / w.sum()
 
 
 # ------------------------------------------------------------------------------------ evaluation
@@ -230,7 +286,7 @@ def load_weights(model, path: Path) -> dict:
 # ------------------------------------------------------------------------------------ main
 def parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--method", choices=["bc", "fbc", "awbc"], default="fbc")
+    ap.add_argument("--method", choices=["bc", "fbc", "awbc", "kto"], default="fbc")
     ap.add_argument("--tiny", action="store_true", help="small data, few steps, export + parity into a temp dir")
     ap.add_argument("--out", help="output directory (default: training/runs/<method>; --tiny: a temp dir)")
     ap.add_argument("--data", help="data root (default ../shared/data)")
@@ -252,6 +308,8 @@ def parse(argv=None):
     ap.add_argument("--encoder-lr", type=float, help="learning rate of the tuned MiniLM layers (default: --lr)")
     ap.add_argument("--batch-tokens", type=int, default=1536)
     ap.add_argument("--llm-weight", type=float, default=3.0)
+    ap.add_argument("--kto-beta", type=float, default=0.1,
+                    help="kto: scale of the log-ratio in the value function (TRL's default)")
     ap.add_argument("--compact-reward", type=float, default=0.75,
                     help="fbc: minimum reward (answerers right) for the paper's compact decomposers' sets; "
                          "0 keeps every one without a repeat, as extra LLM-style text")
@@ -288,6 +346,10 @@ def make_optimizer(model: nn.Module, trainable: list, lr: float, encoder_lr: flo
 
 def main(argv=None) -> dict:
     a = parse(argv)
+    if a.method == "kto" and not a.init:
+        raise SystemExit("--method kto needs --init CKPT: the model to improve, also its frozen reference policy")
+    if a.method == "kto" and a.solutions:
+        raise SystemExit("--method kto trains on decompositions only; drop --solutions")
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if distributed:
         dist.init_process_group("gloo")
@@ -346,12 +408,13 @@ def main(argv=None) -> dict:
     mean_w = sum(w for _, w in pairs) / len(pairs)
 
     def item(e: D.Example, w: float):
-        return encode_source(e.problem), encode_target(e.questions), w / mean_w, e.problem, start_id(cfg, e.kind)
+        return (encode_source(e.problem), encode_target(e.questions), w / mean_w, e.problem, start_id(cfg, e.kind),
+                desirable(e, a.compact_reward))
 
     items = [item(e, w) for e, w in pairs]
     n_main = len(items)
     if a.solutions is None:
-        a.solutions = 0.0 if a.feedback and a.init else 0.5
+        a.solutions = 0.0 if (a.feedback and a.init) or a.method == "kto" else 0.5
     if a.solutions:
         solutions = D.load_solutions(root, limit=200 if a.tiny else None)
         items += [item(e, 1.0) for e in solutions]
@@ -382,6 +445,17 @@ def main(argv=None) -> dict:
     lm = LossModule(model)
     net = nn.parallel.DistributedDataParallel(lm) if distributed else lm
     opt = make_optimizer(model, trainable, a.lr, a.encoder_lr)
+    kto = None
+    if a.method == "kto":
+        good_w = sum(it[2] for it in items if it[5])
+        bad_w = sum(it[2] for it in items if not it[5])
+        kto = KTO(model, a.kto_beta, lambda_u=good_w / bad_w if bad_w else 1.0)
+        log(f"kto: {sum(1 for it in items if it[5])} desirable, {sum(1 for it in items if not it[5])} undesirable, "
+            f"lambda_u {kto.lambda_u:.2f}, beta {a.kto_beta}")
+
+    def training_mode() -> None:  # the frozen encoder part never trains; KTO runs without dropout
+        model.train(kto is None); model.encoder.eval()
+
     rng = random.Random(a.seed)
     epochs = a.epochs if a.epochs is not None else (3.0 if a.feedback and a.init else 9.0)
     max_steps_tiny = 8
@@ -405,17 +479,19 @@ def main(argv=None) -> dict:
     eval_every = a.eval_every or 3 * steps_per_epoch
     history, best, step, t0 = [], None, 0, time.time()
     best_path = out / "model.pt"
-    model.train(); model.encoder.eval()
+    training_mode()
     done = False
     while not done:
         batches = make_batches(items, a.batch_tokens, rng, epoch_items(rng))
         batches = batches[: len(batches) - len(batches) % world()] if world() > 1 else batches
         for bi in range(rank(), len(batches), world()):
-            h, mask, src_ids, dec_in, targets, tmask, w = collate(batches[bi], items, cache)
-            lp = net(h, mask, src_ids, dec_in, targets)
-            tmask = tmask * model.decoder.producible(src_ids, targets)
-            tok_w = tmask * w[:, None]
-            loss = -(lp * tok_w).sum() / tmask.sum()
+            h, mask, src_ids, dec_in, targets, tmask, w, good = collate(batches[bi], items, cache)
+            if kto is not None:
+                loss = kto.loss(net, h, mask, src_ids, dec_in, targets, tmask, good, w)
+            else:
+                lp = net(h, mask, src_ids, dec_in, targets)
+                tmask = tmask * model.decoder.producible(src_ids, targets)
+                loss = -(lp * tmask * w[:, None]).sum() / tmask.sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -436,7 +512,7 @@ def main(argv=None) -> dict:
                 if best is None or m["f1_mean"] >= best["f1_mean"]:
                     best = m
                     save_ckpt(model, best_path, {"metrics": m, "method": a.method, "args": vars(a)})
-                model.train(); model.encoder.eval()
+                training_mode()
             if distributed:
                 dist.barrier()
             if last:

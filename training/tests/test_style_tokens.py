@@ -27,11 +27,12 @@ def test_socratic_and_llm_styles_start_apart(generate):
 
 
 def test_collate_feeds_each_target_its_start_id():
-    items = [(encode_source(p), encode_target(["How many?", "How much?"]), 1.0, p, sid)
-             for p, sid in (("Tom has 3 apples.", SOCRATIC_BOS), ("Ann has 2 pens.", BOS))]
+    items = [(encode_source(p), encode_target(["How many?", "How much?"]), 1.0, p, sid, good)
+             for p, sid, good in (("Tom has 3 apples.", SOCRATIC_BOS, True), ("Ann has 2 pens.", BOS, False))]
     cache = {it[3]: torch.zeros(len(it[0]), 384) for it in items}
-    _, _, _, dec_in, targets, _, _ = collate([0, 1], items, cache)
+    _, _, _, dec_in, targets, _, _, good = collate([0, 1], items, cache)
     assert dec_in[:, 0].tolist() == [SOCRATIC_BOS, BOS]
+    assert good.tolist() == [True, False]  # KTO's labels travel with their targets
     assert dec_in[0, 1:len(items[0][1])].tolist() == items[0][1][:-1]  # then the target, shifted
 
 
