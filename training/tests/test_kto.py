@@ -8,14 +8,10 @@ import pytest
 import torch
 
 from training.common import encode_source, encode_target
-from training.data import Example
 from training.model import Config, build, load_minilm
 from training.train import KTO, desirable, kto_loss, select
+from training.tests.test_select import ex
 from training.tests.test_train_paths import ENV, ROOT
-
-
-def ex(kind, reward, questions=("How many apples?", "How many pears?"), problem="p"):
-    return Example(problem, list(questions), kind, reward)
 
 
 def test_kto_keeps_the_negatives_fbc_drops_and_labels_them_by_fbcs_rule():
