@@ -198,11 +198,14 @@ def heldout_calibration(root: Path) -> list[dict]:
              "llm": numbered_questions(raw[i]["questions"][0])} for i in idx]
 
 
-def build_dataset(root=None, tiny: bool = False, compact: bool = True) -> list[Example]:
+def build_dataset(root=None, tiny: bool = False, compact: bool = True, include_heldout: bool = False) -> list[Example]:
+    """GSM8K train + the calibration problems before CAL_TRAIN_END; include_heldout: all of the
+    calibration split, the held-out problems too (train.py --include-heldout)."""
     root = data_dir(root)
-    if tiny:
-        return load_train(root, limit=200) + load_calibration(root, 0, 20, compact=compact)
-    return load_train(root) + load_calibration(root, 0, CAL_TRAIN_END, compact=compact)
+    if tiny:  # the held-out part of a tiny run is heldout_calibration()[:4]
+        held = load_calibration(root, CAL_TRAIN_END, CAL_TRAIN_END + 4, compact=compact) if include_heldout else []
+        return load_train(root, limit=200) + load_calibration(root, 0, 20, compact=compact) + held
+    return load_train(root) + load_calibration(root, 0, CAL_END if include_heldout else CAL_TRAIN_END, compact=compact)
 
 
 if __name__ == "__main__":

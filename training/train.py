@@ -325,6 +325,11 @@ def parse(argv=None):
                     help="beam width of the held-out checks (4: the shipped decoding, the recipe's; 1: greedy, "
                          "faster, but it chose the worse checkpoint of the same run; models/README.md)")
     ap.add_argument("--eval-limit", type=int, default=0, help="held-out problems used for checkpoint selection (0: all 79)")
+    ap.add_argument("--include-heldout", action="store_true",
+                    help="also train on the 79 held-out calibration problems (their LLM-style sets are scarce data) "
+                         "and keep the last step: no held-out checks, since they would score training data. The "
+                         "recipe's best check was its last in every run (models/README.md); the evaluation split "
+                         "stays untouched")
     ap.add_argument("--no-export", action="store_true")
     ap.add_argument("--fp32", action="store_true", help="export fp32 instead of int8")
     ap.add_argument("--seed", type=int, default=SEED)
@@ -374,7 +379,7 @@ def main(argv=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
 
     # ---- data
-    examples = D.build_dataset(root, tiny=a.tiny)
+    examples = D.build_dataset(root, tiny=a.tiny, include_heldout=a.include_heldout)
     heldout = D.heldout_calibration(root)
     if a.tiny:
         heldout = heldout[:4]
@@ -400,7 +405,7 @@ def main(argv=None) -> dict:
         cfg = Config(**{**ck["config"], "warm_start": False})
     else:
         cfg = Config(n_layers=a.layers, dropout=a.dropout, tuned_encoder_layers=a.tune_encoder,
-                     out_vocab=D.output_vocab(D.build_dataset(root, tiny=False)), style_tokens=a.style != "none", bos=SOCRATIC_BOS if a.style == "socratic" else BOS)
+                     out_vocab=D.output_vocab(D.build_dataset(root, include_heldout=a.include_heldout)), style_tokens=a.style != "none", bos=SOCRATIC_BOS if a.style == "socratic" else BOS)
     model = build(cfg, bert=bert, with_encoder=True, seed=a.seed)
     if a.init:
         load_weights(model, Path(a.init))
@@ -502,7 +507,10 @@ def main(argv=None) -> dict:
             if timeout and distributed:  # every rank must stop at the same step
                 flag = torch.tensor([1.0 if timeout else 0.0]); dist.all_reduce(flag); timeout = flag.item() > 0
             last = step >= total or timeout
-            if (step % eval_every == 0 or last) and rank() == 0:
+            if a.include_heldout and last and rank() == 0:
+                best = {"step": step, "minutes": round((time.time() - t0) / 60, 1)}
+                save_ckpt(model, best_path, {"metrics": best, "method": a.method, "args": vars(a)})
+            elif (step % eval_every == 0 or last) and rank() == 0 and not a.include_heldout:
                 model.eval()
                 m = evaluate(model, heldout, beams=a.check_beams, limit=a.eval_limit or None,
                              max_new_tokens=TINY_TOKENS if a.tiny else 160)

@@ -29,6 +29,15 @@ def test_calibration_material_stays_in_calibration_lines():
     assert [h["index"] for h in held] == list(range(D.CAL_TRAIN_END, D.CAL_END))
 
 
+def test_held_out_problems_are_trained_on_only_when_asked():
+    def cal(ex):
+        return {e.index for e in ex if e.source != "train_socratic"}
+    default = cal(D.build_dataset(ROOT))
+    everything = cal(D.build_dataset(ROOT, include_heldout=True))
+    assert max(default) == D.CAL_TRAIN_END - 1
+    assert everything == set(range(D.CAL_END))  # never an evaluation-split line
+
+
 def test_feedback_records(tmp_path):
     f = tmp_path / "fb.jsonl"
     recs = [{"question": "Tom has 3 apples and buys 2. How many now?", "answers": ["How many apples?"],

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
 
@@ -17,6 +19,16 @@ def test_tiny_end_to_end(tmp_path):
     assert log["parity_mismatches"] == 0 and log["steps"] > 0
     for name in ("encoder.onnx", "decoder.onnx", "tokenizer.json", "manifest.json", "reference.json"):
         assert (tmp_path / "export" / name).exists()
+
+
+def test_include_heldout_keeps_the_last_step_without_checks(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "training.train", "--tiny", "--no-export", "--include-heldout",
+                        "--out", str(tmp_path)], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    log = json.loads((tmp_path / "train_log.json").read_text())
+    assert log["history"] == [] and "calibration-heldout" not in r.stdout
+    saved = torch.load(tmp_path / "model.pt", map_location="cpu", weights_only=False)
+    assert saved["metrics"]["step"] == log["steps"] > 0
 
 
 def test_torchrun_two_gloo_processes(tmp_path):
