@@ -65,7 +65,8 @@ const shown = (problem, subQuestions) => log.recordShown({
 
 
 def test_feedback_loop_log_export_finetune_onnx_runtime(tmp_path):
-    """Issue 5's loop: feedback log -> `feedback export` -> fine-tune (tiny) -> ONNX -> the Node runtime loads it."""
+    """Issue 5's loop: feedback log -> `feedback export` -> fine-tune (tiny; AWBC and KTO) -> ONNX -> the Node
+    runtime loads it."""
     out_js = ROOT / "out" / "src"
     assert (out_js / "cli" / "main.js").exists(), "compile the TypeScript first: npm run compile"
     log_dir = tmp_path / "log"
@@ -89,6 +90,13 @@ def test_feedback_loop_log_export_finetune_onnx_runtime(tmp_path):
                        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "feedback: 3 records (2 thumbs up) + " in r.stdout
+    # KTO takes the same thumbs: up desirable, down undesirable, against the checkpoint as reference.
+    r = subprocess.run([sys.executable, "-m", "training.train", "--tiny", "--no-export", "--method", "kto", "--feedback",
+                        str(exported), "--init", str(init / "model.pt"), "--out", str(tmp_path / "kto")],
+                       cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "feedback: 3 records (2 thumbs up) + " in r.stdout and "undesirable" in r.stdout
+    assert json.loads((tmp_path / "kto" / "train_log.json").read_text())["method"] == "kto"
     # Without a checkpoint the same entry point runs the recipe with the feedback added.
     r = subprocess.run([sys.executable, "-m", "training.train", "--tiny", "--no-export", "--feedback", str(exported),
                         "--out", str(tmp_path / "recipe")], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
