@@ -12,7 +12,8 @@ Sources (see models/README.md for licences and the reward definitions):
     share of the four answerers that got the final answer right (kind "compact"; the LLM's own set
     `eval_chat` is kind "llm_eval").
   Calibration problems are split by line index: 0..CAL_TRAIN_END-1 may be trained on, the rest
-  (CAL_TRAIN_END..318) is held out for checkpoint selection and the calibration numbers.
+  (CAL_TRAIN_END..318) is held out for checkpoint selection and the calibration numbers, unless a
+  run trains on it too (train.py --include-heldout, which then has no held-out checks).
 """
 from __future__ import annotations
 

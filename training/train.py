@@ -6,6 +6,7 @@ layer + the decoder -> select on the held-out calibration problems -> export ONN
   python -m training.train --feedback feedback.jsonl --init CKPT --out DIR  # fine-tune on user feedback
   python -m training.train --feedback feedback.jsonl --out DIR              # the recipe + user feedback
   python -m training.train --method kto --init CKPT --epochs 1 --lr 5e-5    # KTO from a checkpoint
+  python -m training.train --include-heldout      # the held-out problems trained on too; last step kept
   torchrun --nproc_per_node 2 -m training.train --tiny                    # DDP, gloo on CPU
 
 Methods (rewards: training/data.py, justification: models/README.md):
@@ -327,9 +328,9 @@ def parse(argv=None):
     ap.add_argument("--eval-limit", type=int, default=0, help="held-out problems used for checkpoint selection (0: all 79)")
     ap.add_argument("--include-heldout", action="store_true",
                     help="also train on the 79 held-out calibration problems (their LLM-style sets are scarce data) "
-                         "and keep the last step: no held-out checks, since they would score training data. The "
-                         "recipe's best check was its last in every run (models/README.md); the evaluation split "
-                         "stays untouched")
+                         "and keep the last step: no held-out checks, since they would score training data. With "
+                         "beam-4 checks the best check was the last in every run (models/README.md); the "
+                         "evaluation split stays untouched")
     ap.add_argument("--no-export", action="store_true")
     ap.add_argument("--fp32", action="store_true", help="export fp32 instead of int8")
     ap.add_argument("--seed", type=int, default=SEED)
