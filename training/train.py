@@ -219,25 +219,36 @@ class KTO:
     the next item's target), clamped at 0, without gradient (per process under DDP; TRL averages it
     over processes). lambda_u balances the two sides: lambda_d * (desirable weight) = lambda_u *
     (undesirable weight), the low end of the paper's recommended ratio [1, 4/3]. Dropout is off, as
-    in TRL, so the log-ratio of an unchanged model is exactly 0."""
+    in TRL, so the log-ratio of an unchanged model is exactly 0.
+    sft > 0 adds Filtered BC's loss on the batch's desirable sets times sft (TRL's KTO+SFT mix), which
+    keeps the likelihood of good decompositions up while the undesirable ones are pushed down."""
 
-    def __init__(self, model, beta: float, lambda_u: float):
+    def __init__(self, model, beta: float, lambda_u: float, sft: float = 0.0):
         self.ref = LossModule(copy.deepcopy(model).eval().requires_grad_(False))
         self.policy = LossModule(model)
-        self.model, self.beta, self.lambda_u = model, beta, lambda_u
+        self.model, self.beta, self.lambda_u, self.sft = model, beta, lambda_u, sft
+
+    def token_logps(self, lm, h, mask, src_ids, dec_in, targets, tmask) -> tuple[torch.Tensor, torch.Tensor]:
+        keep = tmask * self.model.decoder.producible(src_ids, targets)
+        return lm(h, mask, src_ids, dec_in, targets) * keep, keep
 
     def sequence_logps(self, lm, h, mask, src_ids, dec_in, targets, tmask) -> torch.Tensor:
-        return (lm(h, mask, src_ids, dec_in, targets) * tmask * self.model.decoder.producible(src_ids, targets)).sum(1)
+        return self.token_logps(lm, h, mask, src_ids, dec_in, targets, tmask)[0].sum(1)
 
     def loss(self, net, h, mask, src_ids, dec_in, targets, tmask, good, w) -> torch.Tensor:
-        logps = self.sequence_logps(net, h, mask, src_ids, dec_in, targets, tmask)
+        lp, keep = self.token_logps(net, h, mask, src_ids, dec_in, targets, tmask)
+        logps = lp.sum(1)
         with torch.no_grad():
             ref_logps = self.sequence_logps(self.ref, h, mask, src_ids, dec_in, targets, tmask)
             other = torch.roll(torch.arange(targets.shape[0]), 1)
             mismatched = (h, mask, src_ids, dec_in[other], targets[other], tmask[other])
             z0 = (self.sequence_logps(self.policy, *mismatched)
                   - self.sequence_logps(self.ref, *mismatched)).mean().clamp(min=0)
-        return kto_loss(logps - ref_logps, z0, good, w, self.beta, self.lambda_u)
+        loss = kto_loss(logps - ref_logps, z0, good, w, self.beta, self.lambda_u)
+        if self.sft and good.any():
+            g = (good * w)[:, None]
+            loss = loss - self.sft * (lp * g).sum() / (keep * good[:, None]).sum()
+        return loss
 
 
 def kto_loss(ratio: torch.Tensor, z0: torch.Tensor, good: torch.Tensor, w: torch.Tensor, beta: float,
@@ -311,6 +322,8 @@ def parse(argv=None):
     ap.add_argument("--llm-weight", type=float, default=3.0)
     ap.add_argument("--kto-beta", type=float, default=0.1,
                     help="kto: scale of the log-ratio in the value function (TRL's default)")
+    ap.add_argument("--kto-sft", type=float, default=0.0, metavar="ALPHA",
+                    help="kto: add ALPHA x Filtered BC's loss on the desirable sets (0: pure KTO)")
     ap.add_argument("--compact-reward", type=float, default=0.75,
                     help="fbc: minimum reward (answerers right) for the paper's compact decomposers' sets; "
                          "0 keeps every one without a repeat, as extra LLM-style text")
@@ -455,9 +468,9 @@ def main(argv=None) -> dict:
     if a.method == "kto":
         good_w = sum(it[2] for it in items if it[5])
         bad_w = sum(it[2] for it in items if not it[5])
-        kto = KTO(model, a.kto_beta, lambda_u=good_w / bad_w if bad_w else 1.0)
+        kto = KTO(model, a.kto_beta, lambda_u=good_w / bad_w if bad_w else 1.0, sft=a.kto_sft)
         log(f"kto: {sum(1 for it in items if it[5])} desirable, {sum(1 for it in items if not it[5])} undesirable, "
-            f"lambda_u {kto.lambda_u:.2f}, beta {a.kto_beta}")
+            f"lambda_u {kto.lambda_u:.2f}, beta {a.kto_beta}, sft {a.kto_sft}")
 
     def training_mode() -> None:  # the frozen encoder part never trains; KTO runs without dropout
         model.train(kto is None); model.encoder.eval()

@@ -41,9 +41,8 @@ def test_kto_reference_point_moves_the_margin():
     assert low < high  # the same log-ratio earns less once the policy has drifted as far on other pairs
 
 
-def test_an_unchanged_model_has_log_ratio_zero_and_learns_from_both_labels():
-    """Dropout off and the reference a frozen copy: the first step's log-ratios and z0 are exactly 0,
-    so the loss is half the weighted lambda, and the gradient reaches the trained parameters."""
+def two_sets():
+    """A small model in eval mode (KTO's dropout-free setting) and a batch of two decompositions."""
     model = build(Config(n_layers=1, out_vocab=list(range(3000)), tuned_encoder_layers=1), bert=load_minilm(), seed=3)
     model.eval()
     problems = ["Tom has 3 apples and buys 4 more. How many apples does he have?", "Ann has 2 pens and 5 cups."]
@@ -59,12 +58,31 @@ def test_an_unchanged_model_has_log_ratio_zero_and_learns_from_both_labels():
     dec_in = torch.cat([torch.ones_like(t[:, :1]), t[:, :-1]], 1)
     with torch.no_grad():
         h = model.encoder(x, m)
+    return model, (h, m, x, dec_in, t, tmask)
+
+
+def test_an_unchanged_model_has_log_ratio_zero_and_learns_from_both_labels():
+    """Dropout off and the reference a frozen copy: the first step's log-ratios and z0 are exactly 0,
+    so the loss is half the weighted lambda, and the gradient reaches the trained parameters."""
+    model, (h, m, x, dec_in, t, tmask) = two_sets()
     kto = KTO(model, beta=0.1, lambda_u=2.0)
     loss = kto.loss(kto.policy, h, m, x, dec_in, t, tmask, torch.tensor([True, False]), torch.ones(2))
     assert loss.item() == pytest.approx((0.5 + 1.0) / 2, abs=1e-6)
     loss.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.decoder.parameters())
     assert all(p.grad is None for p in kto.ref.parameters())
+
+
+def test_sft_adds_filtered_bcs_loss_on_the_desirable_sets_only():
+    model, (h, m, x, dec_in, t, tmask) = two_sets()
+    good, w = torch.tensor([True, False]), torch.ones(2)
+    pure = KTO(model, beta=0.1, lambda_u=2.0)
+    mixed = KTO(model, beta=0.1, lambda_u=2.0, sft=0.5)
+    with torch.no_grad():
+        lp, keep = pure.token_logps(pure.policy, h, m, x, dec_in, t, tmask)
+        nll_good = -lp[0].sum() / keep[0].sum()
+        gap = mixed.loss(mixed.policy, h, m, x, dec_in, t, tmask, good, w) - pure.loss(pure.policy, h, m, x, dec_in, t, tmask, good, w)
+    assert nll_good > 0 and gap.item() == pytest.approx(0.5 * nll_good.item(), rel=1e-5)
 
 
 def test_kto_needs_a_checkpoint_to_improve():
