@@ -220,8 +220,9 @@ class KTO:
     over processes). lambda_u balances the two sides: lambda_d * (desirable weight) = lambda_u *
     (undesirable weight), the low end of the paper's recommended ratio [1, 4/3]. Dropout is off, as
     in TRL, so the log-ratio of an unchanged model is exactly 0.
-    sft > 0 adds Filtered BC's loss on the batch's desirable sets times sft (TRL's KTO+SFT mix), which
-    keeps the likelihood of good decompositions up while the undesirable ones are pushed down."""
+    sft > 0 adds Filtered BC's loss on the batch's desirable sets times sft (an SFT term beside the
+    preference loss, as RPO adds to DPO), which keeps the likelihood of good decompositions up while
+    the undesirable ones are pushed down."""
 
     def __init__(self, model, beta: float, lambda_u: float, sft: float = 0.0):
         self.ref = LossModule(copy.deepcopy(model).eval().requires_grad_(False))
