@@ -247,9 +247,14 @@ class KTO:
                   - self.sequence_logps(self.ref, *mismatched)).mean().clamp(min=0)
         loss = kto_loss(logps - ref_logps, z0, good, w, self.beta, self.lambda_u)
         if self.sft and good.any():
-            g = (good * w)[:, None]
-            loss = loss - self.sft * (lp * g).sum() / (keep * good[:, None]).sum()
+            loss = loss + self.sft * likelihood_loss(lp, keep * good[:, None], w)
         return loss
+
+
+def likelihood_loss(lp: torch.Tensor, keep: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """BC's, Filtered BC's and AWBC's loss: the weighted negative log-likelihood per kept token (keep:
+    the target tokens the model can produce)."""
+    return -(lp * keep * w[:, None]).sum() / keep.sum()
 
 
 def kto_loss(ratio: torch.Tensor, z0: torch.Tensor, good: torch.Tensor, w: torch.Tensor, beta: float,
@@ -509,9 +514,8 @@ def main(argv=None) -> dict:
             if kto is not None:
                 loss = kto.loss(net, h, mask, src_ids, dec_in, targets, tmask, good, w)
             else:
-                lp = net(h, mask, src_ids, dec_in, targets)
-                tmask = tmask * model.decoder.producible(src_ids, targets)
-                loss = -(lp * tmask * w[:, None]).sum() / tmask.sum()
+                loss = likelihood_loss(net(h, mask, src_ids, dec_in, targets),
+                                       tmask * model.decoder.producible(src_ids, targets), w)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
