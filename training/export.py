@@ -93,7 +93,7 @@ def export_onnx(model: Decomposer, out: Path) -> None:
         for n in enames:
             dyn[n] = {0: "batch", 2: "src"} if n != "enc_copy_k" else {0: "batch", 1: "src"}
         with torch.no_grad():
-            torch.onnx.export(_Enc(model), (ids, mask), str(out / "encoder.onnx"), dynamo=False,
+            torch.onnx.export(_Enc(model).eval(), (ids, mask), str(out / "encoder.onnx"), dynamo=False,
                               opset_version=OPSET, input_names=["input_ids", "attention_mask"],
                               output_names=enames, dynamic_axes=dyn, do_constant_folding=True)
             enc = model.encode(ids, mask)
@@ -108,7 +108,7 @@ def export_onnx(model: Decomposer, out: Path) -> None:
             for n in pnames:
                 dyn[f"past_{n}"] = {0: "batch", 2: "past"}
                 dyn[f"present_{n}"] = {0: "batch", 2: "past1"}
-            torch.onnx.export(_Dec(model), args, str(out / "decoder.onnx"), dynamo=False, opset_version=OPSET,
+            torch.onnx.export(_Dec(model).eval(), args, str(out / "decoder.onnx"), dynamo=False, opset_version=OPSET,
                               input_names=in_names, output_names=out_names, dynamic_axes=dyn,
                               do_constant_folding=True)
     finally:

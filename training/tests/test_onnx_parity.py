@@ -28,7 +28,8 @@ def pair(tmp_path_factory):
 
 
 def test_files_and_manifest(pair):
-    _, out, man = pair
+    model, out, man = pair
+    assert not model.training  # torch.onnx.export restores its wrappers' mode, not the model's
     for name, f in man["files"].items():
         assert (out / name).stat().st_size == f["bytes"]
     assert man["decoding"]["maxNewTokens"] == 40
