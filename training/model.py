@@ -234,15 +234,23 @@ class Decoder(nn.Module):
         the source. Auxiliary targets (worked solutions) contain others, e.g. computed results."""
         return (self.kept_index[targets] >= 0) | (src_ids[:, None, :] == targets[..., None]).any(-1)
 
-    def target_logprobs(self, h, attention_mask, src_ids, enc, targets):
+    def target_logprobs(self, h, attention_mask, src_ids, enc, targets, smoothing: float = 0.0):
         """log p(target) without materialising the full vocabulary (training path; equals
-        full_logprobs gathered at targets, checked in tests)."""
+        full_logprobs gathered at targets, checked in tests). With smoothing eps > 0 it is the
+        label-smoothed log-likelihood (1 - eps) log p(target) + eps * mean log p(v) over the
+        generator's vocabulary v, whose probability there includes what the copy head puts on it."""
         p_gen, p_copy, g = self.mixture(h, attention_mask, src_ids, enc)
         idx = self.kept_index[targets]  # [B,L]
         pg = p_gen.gather(2, idx.clamp_min(0)[..., None])[..., 0] * (idx >= 0).to(h.dtype)
         pc = (p_copy * (src_ids[:, None, :] == targets[..., None]).to(h.dtype)).sum(-1)
         p = g[..., 0] * pg + (1.0 - g[..., 0]) * pc
-        return torch.log(p.clamp_min(1e-20))
+        lp = torch.log(p.clamp_min(1e-20))
+        if not smoothing:
+            return lp
+        src_idx = self.kept_index[src_ids]  # copies of source tokens outside the vocabulary are left out
+        copy_on_vocab = (1.0 - g) * p_copy * (src_idx >= 0).to(h.dtype)[:, None, :]
+        p_vocab = (g * p_gen).scatter_add(2, src_idx.clamp_min(0)[:, None, :].expand_as(p_copy), copy_on_vocab)
+        return (1.0 - smoothing) * lp + smoothing * torch.log(p_vocab.clamp_min(1e-20)).mean(-1)
 
 
 class Decomposer(nn.Module):
@@ -265,11 +273,12 @@ class Decomposer(nn.Module):
         h, presents = self.decoder.hidden(input_ids, attention_mask, enc, past)
         return self.decoder.full_logprobs(h, attention_mask, src_ids, enc), presents
 
-    def loss_terms(self, enc_h, attention_mask, src_ids, dec_in, targets):
-        """Per-token log-likelihoods for teacher forcing from cached encoder states enc_h."""
+    def loss_terms(self, enc_h, attention_mask, src_ids, dec_in, targets, smoothing: float = 0.0):
+        """Per-token log-likelihoods for teacher forcing from cached encoder states enc_h (label-smoothed
+        with smoothing > 0; see target_logprobs)."""
         enc = self.heads(enc_h, attention_mask)
         h, _ = self.decoder.hidden(dec_in, attention_mask, enc, self.empty_past(dec_in.shape[0], dec_in.device))
-        return self.decoder.target_logprobs(h, attention_mask, src_ids, enc, targets)
+        return self.decoder.target_logprobs(h, attention_mask, src_ids, enc, targets, smoothing)
 
 
 def build(cfg: Config, bert=None, with_encoder: bool = True, seed: int = 0) -> Decomposer:

@@ -198,14 +198,15 @@ def collate(batch, items, cache):
 
 
 class LossModule(nn.Module):
-    """What DDP wraps: per-token log-likelihood of the targets from cached encoder states."""
+    """What DDP wraps: per-token log-likelihood of the targets from cached encoder states
+    (label-smoothed with smoothing > 0)."""
 
-    def __init__(self, model):
+    def __init__(self, model, smoothing: float = 0.0):
         super().__init__()
-        self.model = model
+        self.model, self.smoothing = model, smoothing
 
     def forward(self, h, mask, src_ids, dec_in, targets):
-        return self.model.loss_terms(h, mask, src_ids, dec_in, targets)
+        return self.model.loss_terms(h, mask, src_ids, dec_in, targets, self.smoothing)
 
 
 class KTO:
@@ -325,6 +326,9 @@ def parse(argv=None):
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--encoder-lr", type=float, help="learning rate of the tuned MiniLM layers (default: --lr)")
     ap.add_argument("--batch-tokens", type=int, default=1536)
+    ap.add_argument("--label-smoothing", type=float, default=0.0, metavar="EPS",
+                    help="bc/fbc/awbc: smooth the targets with EPS of uniform mass over the generator's "
+                         "vocabulary (0: none; KTO's log-ratios always use the plain likelihood)")
     ap.add_argument("--llm-weight", type=float, default=3.0)
     ap.add_argument("--kto-beta", type=float, default=0.1,
                     help="kto: scale of the log-ratio in the value function (TRL's default)")
@@ -467,7 +471,7 @@ def main(argv=None) -> dict:
     # ---- training
     trainable = [p for p in model.parameters() if p.requires_grad and not any(p is q for q in model.encoder.parameters())]
     model.encoder.requires_grad_(False)
-    lm = LossModule(model)
+    lm = LossModule(model, 0.0 if a.method == "kto" else a.label_smoothing)
     net = nn.parallel.DistributedDataParallel(lm) if distributed else lm
     opt = make_optimizer(model, trainable, a.lr, a.encoder_lr)
     kto = None
