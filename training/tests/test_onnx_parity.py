@@ -60,18 +60,26 @@ def test_onnx_logprobs_close_and_normalised(pair):
         assert np.allclose(np.exp(a.astype(np.float64)).sum(1), 1.0, atol=1e-3)
 
 
-def test_training_path_equals_full_distribution(pair):
-    model, _, _ = pair
+def teacher_forced(model, questions: list[str], smoothing: float = 0.0):
+    """(source ids, target ids, the training path's per-token log-likelihoods, the full distribution of
+    the exported path at every target position) for the first reference problem."""
     src = torch.tensor([encode_source(REFERENCE_PROBLEMS[0])])
-    tgt = torch.tensor([encode_target(["how many clips did natalia sell in may?", "zyzzyva?"])])
+    tgt = torch.tensor([encode_target(questions)])
     mask = torch.ones_like(src)
     dec_in = torch.cat([torch.ones(1, 1, dtype=torch.long), tgt[:, :-1]], 1)
     with torch.no_grad():
         h_enc = model.encoder(src, mask)
-        lp_train = model.loss_terms(h_enc, mask, src, dec_in, tgt)
+        lp_train = model.loss_terms(h_enc, mask, src, dec_in, tgt, smoothing)
         enc = model.heads(h_enc, mask)
         h, _ = model.decoder.hidden(dec_in, mask, enc, model.empty_past(1))
-        full = model.decoder.full_logprobs(h, mask, src, enc).gather(2, tgt[..., None])[..., 0]
+        full = model.decoder.full_logprobs(h, mask, src, enc)
+    return src, tgt, lp_train, full
+
+
+def test_training_path_equals_full_distribution(pair):
+    model, _, _ = pair
+    _, tgt, lp_train, full = teacher_forced(model, ["how many clips did natalia sell in may?", "zyzzyva?"])
+    full = full.gather(2, tgt[..., None])[..., 0]
     assert torch.allclose(lp_train, full, atol=1e-5)
 
 
@@ -79,17 +87,8 @@ def test_label_smoothing_spreads_over_the_generators_vocabulary(pair):
     """--label-smoothing: (1 - eps) log p(target) + eps * mean log p(v) over the generator's vocabulary,
     with the copy head's mass on those ids counted (the full distribution restricted to them)."""
     model, _, _ = pair
-    src = torch.tensor([encode_source(REFERENCE_PROBLEMS[0])])
+    src, tgt, smoothed, full = teacher_forced(model, ["how many clips did natalia sell in may?"], smoothing=0.1)
     assert (model.decoder.kept_index[src] < 0).any()  # some source pieces are copy-only: left out
-    tgt = torch.tensor([encode_target(["how many clips did natalia sell in may?"])])
-    mask = torch.ones_like(src)
-    dec_in = torch.cat([torch.ones(1, 1, dtype=torch.long), tgt[:, :-1]], 1)
-    with torch.no_grad():
-        h_enc = model.encoder(src, mask)
-        smoothed = model.loss_terms(h_enc, mask, src, dec_in, tgt, smoothing=0.1)
-        enc = model.heads(h_enc, mask)
-        h, _ = model.decoder.hidden(dec_in, mask, enc, model.empty_past(1))
-        full = model.decoder.full_logprobs(h, mask, src, enc)
     expected = 0.9 * full.gather(2, tgt[..., None])[..., 0] + 0.1 * full[..., model.decoder.out_ids].mean(-1)
     assert torch.allclose(smoothed, expected, atol=1e-4), (smoothed - expected).abs().max()
     assert not torch.allclose(smoothed, full.gather(2, tgt[..., None])[..., 0], atol=1e-2)
