@@ -37,6 +37,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn as nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from . import data as D
 from .common import BOS, QUESTION_END, RUNS, SOCRATIC_BOS, SOLUTION_BOS, data_dir, encode_source, encode_target
@@ -329,6 +330,9 @@ def parse(argv=None):
     ap.add_argument("--label-smoothing", type=float, default=0.0, metavar="EPS",
                     help="bc/fbc/awbc: smooth the targets with EPS of uniform mass over the generator's "
                          "vocabulary (0: none; KTO's log-ratios always use the plain likelihood)")
+    ap.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                    help="score, keep and export an exponential moving average of the weights, updated every step "
+                         "with this decay (0: the raw weights; 0.998 averages over roughly the last 500 steps)")
     ap.add_argument("--llm-weight", type=float, default=3.0)
     ap.add_argument("--kto-beta", type=float, default=0.1,
                     help="kto: scale of the log-ratio in the value function (TRL's default)")
@@ -482,6 +486,10 @@ def main(argv=None) -> dict:
         log(f"kto: {sum(1 for it in items if it[5])} desirable, {sum(1 for it in items if not it[5])} undesirable, "
             f"lambda_u {kto.lambda_u:.2f}, beta {a.kto_beta}, sft {a.kto_sft}")
 
+    # With --ema the checks score, and model.pt keeps, the average; the optimiser still steps `model`.
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(a.ema)) if a.ema else None
+    kept = ema.module if ema is not None else model
+
     def training_mode() -> None:  # the frozen encoder part never trains; KTO runs without dropout
         model.train(kto is None); model.encoder.eval()
 
@@ -524,6 +532,8 @@ def main(argv=None) -> dict:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             opt.step(); sched.step(); step += 1
+            if ema is not None:
+                ema.update_parameters(model)
             if step % 25 == 0 or a.tiny:
                 log(f"step {step}/{total} loss {loss.item():.4f} lr {sched.get_last_lr()[0]:.2e} {time.time() - t0:.0f}s")
             timeout = a.minutes and (time.time() - t0) > a.minutes * 60
@@ -532,17 +542,17 @@ def main(argv=None) -> dict:
             last = step >= total or timeout
             if a.include_heldout and last and rank() == 0:
                 best = {"step": step, "minutes": round((time.time() - t0) / 60, 1)}
-                save_ckpt(model, best_path, {"metrics": best, "method": a.method, "args": vars(a)})
+                save_ckpt(kept, best_path, {"metrics": best, "method": a.method, "args": vars(a)})
             elif (step % eval_every == 0 or last) and rank() == 0 and not a.include_heldout:
-                model.eval()
-                m = evaluate(model, heldout, beams=a.check_beams, limit=a.eval_limit or None,
+                kept.eval()
+                m = evaluate(kept, heldout, beams=a.check_beams, limit=a.eval_limit or None,
                              max_new_tokens=TINY_TOKENS if a.tiny else 160)
                 m.update(step=step, minutes=round((time.time() - t0) / 60, 1))
                 history.append(m)
                 log("calibration-heldout", json.dumps(m))
                 if best is None or m["f1_mean"] >= best["f1_mean"]:
                     best = m
-                    save_ckpt(model, best_path, {"metrics": m, "method": a.method, "args": vars(a)})
+                    save_ckpt(kept, best_path, {"metrics": m, "method": a.method, "args": vars(a)})
                 training_mode()
             if distributed:
                 dist.barrier()

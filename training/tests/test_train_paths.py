@@ -31,6 +31,24 @@ def test_include_heldout_keeps_the_last_step_without_checks(tmp_path):
     assert saved["metrics"]["step"] == log["steps"] > 0
 
 
+def test_ema_is_what_the_check_scores_and_model_pt_keeps(tmp_path):
+    """Three tiny runs, one seed, each checked and saved at its last step. A decay of ~0 keeps the raw
+    weights (so --ema leaves the optimisation itself alone); a decay of 0.5 keeps an average of the
+    last steps, which differs from them in every trained tensor."""
+    def kept(name: str, *ema: str) -> dict:
+        out = tmp_path / name
+        r = subprocess.run([sys.executable, "-m", "training.train", "--tiny", "--no-export", *ema, "--out", str(out)],
+                           cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert [m["step"] for m in json.loads((out / "train_log.json").read_text())["history"]] == [8]
+        return torch.load(out / "model.pt", map_location="cpu", weights_only=False)["state"]
+
+    raw, near_zero, half = kept("raw"), kept("near-zero", "--ema", "1e-9"), kept("half", "--ema", "0.5")
+    trained = [k for k, v in raw.items() if v.is_floating_point() and not torch.equal(v, half[k])]
+    assert all(torch.allclose(raw[k], near_zero[k], atol=1e-6) for k in raw)
+    assert len(trained) == sum(1 for v in raw.values() if v.is_floating_point()) > 0
+
+
 def test_torchrun_two_gloo_processes(tmp_path):
     torchrun = Path(sys.executable).parent / "torchrun"
     r = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29571", "-m", "training.train",
