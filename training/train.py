@@ -253,6 +253,14 @@ class KTO:
         return loss
 
 
+def loss_weights(decomposition_weights: list[float], n_solutions: int, solutions_weight: float) -> list[float]:
+    """Each training item's weight in the loss: the decompositions' (from `select`) scaled to a mean of
+    1, then n_solutions worked solutions' on the same scale, so that weight 1 is a raw weight of 1 (a
+    socratic set's) and the learning rate means the same whatever the mix."""
+    mean = sum(decomposition_weights) / len(decomposition_weights)
+    return [w / mean for w in decomposition_weights] + [solutions_weight / mean] * n_solutions
+
+
 def likelihood_loss(lp: torch.Tensor, keep: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """BC's, Filtered BC's and AWBC's loss: the weighted negative log-likelihood per kept token (keep:
     the target tokens the model can produce)."""
@@ -345,6 +353,9 @@ def parse(argv=None):
                     help="auxiliary target: each epoch, GSM8K's worked solutions of this random fraction of "
                          "the train problems, from their own start id (0: none; default: 0.5, the recipe; "
                          "0 with --feedback --init, whose checkpoint has learned them)")
+    ap.add_argument("--solutions-weight", type=float, default=1.0, metavar="W",
+                    help="each worked solution's weight in the loss, on the scale of the decompositions' "
+                         "(1, the recipe: that of a socratic set)")
     ap.add_argument("--style", choices=["none", "llm", "socratic"], default="none",
                     help="none: one start id for every target; llm/socratic: a start id per reference style, "
                          "generate in the named one (ignored with --init: the checkpoint's choice holds)")
@@ -383,6 +394,8 @@ def main(argv=None) -> dict:
         raise SystemExit("--method kto needs --init CKPT: the model to improve, also its frozen reference policy")
     if a.method == "kto" and a.solutions:
         raise SystemExit("--method kto trains on decompositions only; drop --solutions")
+    if a.solutions_weight <= 0:
+        raise SystemExit("--solutions-weight must be above 0 (--solutions 0 leaves the worked solutions out)")
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if distributed:
         dist.init_process_group("gloo")
@@ -438,20 +451,17 @@ def main(argv=None) -> dict:
     if a.init:
         load_weights(model, Path(a.init))
     pairs = select(examples, a.method, a.llm_weight, compact_reward=a.compact_reward)
-    mean_w = sum(w for _, w in pairs) / len(pairs)
-
-    def item(e: D.Example, w: float):
-        return (encode_source(e.problem), encode_target(e.questions), w / mean_w, e.problem, start_id(cfg, e.kind),
-                desirable(e, a.compact_reward))
-
-    items = [item(e, w) for e, w in pairs]
-    n_main = len(items)
+    n_main = len(pairs)
     if a.solutions is None:
         a.solutions = 0.0 if (a.feedback and a.init) or a.method == "kto" else 0.5
-    if a.solutions:
-        solutions = D.load_solutions(root, limit=200 if a.tiny else None)
-        items += [item(e, 1.0) for e in solutions]
-        log(f"auxiliary worked solutions: {len(solutions)}, {a.solutions:.0%} of them per epoch")
+    solutions = D.load_solutions(root, limit=200 if a.tiny else None) if a.solutions else []
+    if solutions:
+        log(f"auxiliary worked solutions: {len(solutions)}, {a.solutions:.0%} of them per epoch, "
+            f"weight {a.solutions_weight:g}")
+    weights = loss_weights([w for _, w in pairs], len(solutions), a.solutions_weight)
+    items = [(encode_source(e.problem), encode_target(e.questions), w, e.problem, start_id(cfg, e.kind),
+              desirable(e, a.compact_reward))
+             for e, w in zip([e for e, _ in pairs] + solutions, weights)]
 
     def epoch_items(r: random.Random) -> list[int]:
         return list(range(n_main)) + [i for i in range(n_main, len(items)) if r.random() < a.solutions]

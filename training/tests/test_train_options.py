@@ -1,5 +1,6 @@
 """Training options: the auxiliary target of --solutions (GSM8K's worked solutions, from their own
-start id, with the tokens the model cannot emit left out of the loss) and --check-beams."""
+start id, with the tokens the model cannot emit left out of the loss, weighted by --solutions-weight)
+and --check-beams."""
 import random
 
 import pytest
@@ -8,7 +9,7 @@ import torch
 from training import data as D
 from training.common import BOS, EOS, QUESTION_END, SEP, SOCRATIC_BOS, SOLUTION_BOS, data_dir
 from training.model import Config, build
-from training.train import make_batches, start_id
+from training.train import loss_weights, main, make_batches, start_id
 
 
 def test_worked_solutions_drop_the_calculator_annotations():
@@ -23,6 +24,21 @@ def test_solutions_start_from_their_own_id(style_tokens):
     cfg = Config(out_vocab=[0], style_tokens=style_tokens)
     assert start_id(cfg, "solution") == SOLUTION_BOS
     assert SOLUTION_BOS not in {BOS, SOCRATIC_BOS, start_id(cfg, "socratic"), start_id(cfg, "llm")}
+
+
+@pytest.mark.parametrize("solutions_weight", [1.0, 0.5, 2.0])
+def test_solutions_weigh_their_weight_on_the_scale_of_a_socratic_set(solutions_weight):
+    socratic, llm = 1.0, 3.0  # select's raw weights (llm_weight 3)
+    weights = loss_weights([socratic, llm, socratic, socratic], 2, solutions_weight)
+    assert sum(weights[:4]) / 4 == pytest.approx(1.0)
+    assert weights[4:] == [pytest.approx(solutions_weight * weights[0])] * 2
+    assert weights[1] == pytest.approx(3 * weights[0])
+
+
+@pytest.mark.parametrize("solutions_weight", ["0", "-1"])
+def test_a_solutions_weight_that_is_not_positive_is_refused(solutions_weight):
+    with pytest.raises(SystemExit, match="--solutions-weight must be above 0"):
+        main(["--solutions-weight", solutions_weight])
 
 
 def test_only_tokens_from_the_generator_or_the_source_are_producible():
