@@ -255,8 +255,9 @@ class KTO:
 
 def loss_weights(decomposition_weights: list[float], n_solutions: int, solutions_weight: float) -> list[float]:
     """Each training item's weight in the loss: the decompositions' (from `select`) scaled to a mean of
-    1, then n_solutions worked solutions' on the same scale, so that weight 1 is a raw weight of 1 (a
-    socratic set's) and the learning rate means the same whatever the mix."""
+    1 (so the learning rate means the same whatever --llm-weight is), then n_solutions worked
+    solutions' on the same scale: solutions_weight 1 weighs as much as a raw weight of 1 (under fbc, a
+    socratic set's)."""
     mean = sum(decomposition_weights) / len(decomposition_weights)
     return [w / mean for w in decomposition_weights] + [solutions_weight / mean] * n_solutions
 
@@ -355,7 +356,7 @@ def parse(argv=None):
                          "0 with --feedback --init, whose checkpoint has learned them)")
     ap.add_argument("--solutions-weight", type=float, default=1.0, metavar="W",
                     help="each worked solution's weight in the loss, on the scale of the decompositions' "
-                         "(1, the recipe: that of a socratic set)")
+                         "(1, the recipe: under fbc, that of a socratic set)")
     ap.add_argument("--style", choices=["none", "llm", "socratic"], default="none",
                     help="none: one start id for every target; llm/socratic: a start id per reference style, "
                          "generate in the named one (ignored with --init: the checkpoint's choice holds)")
