@@ -14,11 +14,15 @@ Sources (see models/README.md for licences and the reward definitions):
   Calibration problems are split by line index: 0..CAL_TRAIN_END-1 may be trained on, the rest
   (CAL_TRAIN_END..318) is held out for checkpoint selection and the calibration numbers, unless a
   run trains on it too (train.py --include-heldout, which then has no held-out checks).
+- Files given to train.py in the same training format: learners' exported feedback (--feedback,
+  kind "feedback") and a teacher's sets from `npm run teacher-data` (--teacher-data, kind
+  "teacher"), minus any set whose problem is one a run must not train on (`without_benchmark_problems`).
 """
 from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +37,7 @@ ANSWERERS = ("chatgpt", "llama7b", "llama13b", "mistral")
 class Example:
     problem: str
     questions: list[str]
-    kind: str  # socratic | llm | llm_eval | compact | feedback | solution (an auxiliary target)
+    kind: str  # socratic | llm | llm_eval | compact | feedback | teacher | solution (an auxiliary target)
     reward: float  # in [0, 1]; see reward_* below and the model card
     source: str = ""
     index: int = -1  # line index in its file
@@ -165,29 +169,77 @@ def load_compact(root: Path, idx: range, problems: list[str], soc: list[dict]) -
     return out
 
 
-def load_feedback(path: Path) -> list[Example]:
-    """User feedback exported in the GSM8K-AI-SubQ training format: `question`, `answers` (the
-    sub-questions), `rewards.usefulness` (per sub-question), `rewards.answer_correctness` 0/1.
-    A thumbs-up record has answer_correctness 1."""
-    if not Path(path).exists():
-        raise SystemExit(f"feedback file not found: {path}")
+def load_records(path: Path, kind: str) -> list[Example]:
+    """Sets in the GSM8K-AI-SubQ training format, as `feedback export` and `npm run teacher-data`
+    write them: `question`, `answers` (the sub-questions), `rewards.answer_correctness` 0/1,
+    `rewards.usefulness` (per sub-question).
+    kind "feedback": learners' thumbs; a thumbs up has answer_correctness 1, and usefulness (the
+    share of its sub-questions rated useful) refines it.
+    kind "teacher": a teacher's sets, rewarded like the LLM's own sets of the calibration split, by
+    whether the teacher reached the gold answer with them (Filtered BC keeps those).
+    A line that is not JSON (say, the last one of an interrupted run) is skipped with a warning."""
+    path = Path(path)
+    if not path.exists():
+        raise SystemExit(f"{kind} file not found: {path}")
+    text = path.read_text(encoding="utf-8").strip()
+    if text.startswith("["):  # `feedback export` writes one JSON array
+        rows = list(enumerate(json.loads(text), 1))
+    else:
+        rows, corrupt = [], []
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append((n, json.loads(line)))
+                except json.JSONDecodeError:
+                    corrupt.append(n)
+        if corrupt:
+            print(f"warning: {path}: skipped {len(corrupt)} line(s) that are not JSON (line {corrupt[0]}"
+                  f"{' and more' if len(corrupt) > 1 else ''})", file=sys.stderr)
     out = []
-    for n, r in enumerate(read_jsonl(Path(path))):
+    for n, r in rows:
         try:
             qs = [str(q) for q in r["answers"] if str(q).strip()]
             correct = float(r["rewards"]["answer_correctness"])
             use = [float(u) for u in r["rewards"].get("usefulness", []) or []]
             problem = str(r["question"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SystemExit(f"{path}: record {n + 1} is not in the training format ({exc})") from exc
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SystemExit(f"{path}: record {n} is not in the training format ({exc!r})") from exc
         if not qs or not problem.strip():
             continue
-        # usefulness refines a thumbs-up (share of useful questions); a thumbs-down stays 0
-        reward = correct * (sum(use) / len(use) if use else 1.0)
-        out.append(Example(problem, qs, "feedback", reward, str(path), n, {"thumb_up": correct >= 1}))
+        if kind == "feedback":
+            # usefulness refines a thumbs-up; a thumbs-down stays 0
+            reward = correct * (sum(use) / len(use) if use else 1.0)
+            out.append(Example(problem, qs, kind, reward, str(path), n - 1, {"thumb_up": correct >= 1}))
+        else:
+            out.append(Example(problem, qs, kind, correct, str(path), n - 1))
     if not out:
-        raise SystemExit(f"{path}: no usable feedback records")
+        raise SystemExit(f"{path}: no usable {kind} records")
     return out
+
+
+def load_feedback(path: Path) -> list[Example]:
+    return load_records(path, "feedback")
+
+
+def load_teacher_data(path: Path) -> list[Example]:
+    return load_records(path, "teacher")
+
+
+def squash(text: str) -> str:
+    """A problem's text for comparison: lower case, runs of white space as one space."""
+    return " ".join(text.lower().split())
+
+
+def without_benchmark_problems(examples: list[Example], root: Path,
+                               include_heldout: bool = False) -> tuple[list[Example], int]:
+    """Drops sets whose problem is a GSM8K test problem a run must not train on: the evaluation split
+    always, the held-out calibration problems unless include_heldout. Learners may paste benchmark
+    problems and a teacher run may be fed them; training on them would make the reported scores
+    meaningless. Returns the kept sets and how many were dropped."""
+    test = read_jsonl(Path(root) / "gsm8k" / "test.jsonl")
+    banned = {squash(r["question"]) for r in test[CAL_END if include_heldout else CAL_TRAIN_END:]}
+    kept = [e for e in examples if squash(e.problem) not in banned]
+    return kept, len(examples) - len(kept)
 
 
 def heldout_calibration(root: Path) -> list[dict]:

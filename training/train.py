@@ -5,6 +5,7 @@ layer + the decoder -> select on the held-out calibration problems -> export ONN
   python -m training.train --tiny                                         # whole path in minutes, temp dir
   python -m training.train --feedback feedback.jsonl --init CKPT --out DIR  # fine-tune on user feedback
   python -m training.train --feedback feedback.jsonl --out DIR              # the recipe + user feedback
+  python -m training.train --teacher-data teacher.jsonl --minutes 110       # the recipe + a teacher's sets
   python -m training.train --method kto --init CKPT --epochs 1 --lr 5e-5    # KTO from a checkpoint
   python -m training.train --include-heldout      # the held-out problems trained on too; last step kept
   torchrun --nproc_per_node 2 -m training.train --tiny                    # DDP, gloo on CPU
@@ -30,7 +31,7 @@ import random
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,8 @@ def select(examples: list[D.Example], method: str, llm_weight: float, beta: floa
     """(example, weight) pairs for the method. The LLM style exists only on 240 calibration
     problems vs 7.7k socratic sets; llm_weight up-weights it because the target scores both styles
     equally. compact_reward: fbc's minimum reward for the paper's compact decomposers' sets."""
-    kind_w = {"socratic": 1.0, "llm": llm_weight, "llm_eval": llm_weight, "compact": 1.0, "feedback": 4.0}
+    kind_w = {"socratic": 1.0, "llm": llm_weight, "llm_eval": llm_weight, "compact": 1.0, "feedback": 4.0,
+              "teacher": 1.0}
     out: list[tuple[D.Example, float]] = []
     seen = set()
 
@@ -87,7 +89,7 @@ def select(examples: list[D.Example], method: str, llm_weight: float, beta: floa
 
     if method == "bc":
         for e in examples:
-            if e.kind in ("socratic", "llm", "feedback") and dedupe(e):
+            if e.kind in ("socratic", "llm", "feedback", "teacher") and dedupe(e):
                 out.append((e, kind_w[e.kind]))
     elif method == "fbc":
         for e in examples:
@@ -111,7 +113,11 @@ def select(examples: list[D.Example], method: str, llm_weight: float, beta: floa
                 out.append((e, kind_w[e.kind]))
     else:
         raise SystemExit(f"unknown --method {method}")
-    return out
+    # A problem's teacher sets share one set's weight: with several per problem (`npm run teacher-data
+    # --sets`, 3 by default) the teacher's style then weighs what the problem's socratic set does,
+    # as the target weighs the two styles equally.
+    per_problem = Counter(e.problem for e, _ in out if e.kind == "teacher")
+    return [(e, w / per_problem[e.problem] if e.kind == "teacher" else w) for e, w in out]
 
 
 def start_id(cfg: Config, kind: str) -> int:
@@ -320,6 +326,9 @@ def parse(argv=None):
     ap.add_argument("--out", help="output directory (default: training/runs/<method>; --tiny: a temp dir)")
     ap.add_argument("--data", help="data root (default ../shared/data)")
     ap.add_argument("--feedback", help="JSONL/JSON of exported user feedback to fine-tune on")
+    ap.add_argument("--teacher-data", metavar="FILE",
+                    help="JSONL of a teacher's sub-question sets (`npm run teacher-data`) to train on too, "
+                         "in the LLM's style, rewarded by the teacher's answer correctness")
     ap.add_argument("--init", help="checkpoint (model.pt) to start from; with --feedback: fine-tune it instead of running the recipe")
     ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--dropout", type=float, default=0.1, help="decoder dropout (ignored with --init)")
@@ -425,8 +434,17 @@ def main(argv=None) -> dict:
     heldout = D.heldout_calibration(root)
     if a.tiny:
         heldout = heldout[:4]
+
+    def allowed(found: list[D.Example], what: str) -> list[D.Example]:
+        kept, dropped = D.without_benchmark_problems(found, root, a.include_heldout)
+        if dropped:
+            log(f"{what}: {dropped} set(s) dropped: their problems are GSM8K test problems this run must not train on")
+        if not kept:
+            raise SystemExit(f"{what}: nothing left to train on")
+        return kept
+
     if a.feedback:
-        fb = D.load_feedback(Path(a.feedback))
+        fb = allowed(D.load_feedback(Path(a.feedback)), "feedback")
         ups = sum(1 for e in fb if e.meta.get("thumb_up"))
         if a.init:
             # A short fine-tune of a released checkpoint; a replayed sample of the original data keeps
@@ -439,6 +457,11 @@ def main(argv=None) -> dict:
             # No checkpoint at hand (model.pt is not committed): the full recipe with the feedback added.
             examples = examples + fb
             log(f"feedback: {len(fb)} records ({ups} thumbs up) added to the recipe's {len(examples) - len(fb)}")
+    teacher = allowed(D.load_teacher_data(Path(a.teacher_data)), "teacher data") if a.teacher_data else []
+    if teacher:
+        examples = examples + teacher
+        log(f"teacher data: {len(teacher)} sets for {len({e.problem for e in teacher})} problems "
+            f"({sum(1 for e in teacher if desirable(e))} answer-correct without a repeat) added")
 
     # ---- model
     bert = load_minilm()
@@ -447,7 +470,7 @@ def main(argv=None) -> dict:
         cfg = Config(**{**ck["config"], "warm_start": False})
     else:
         cfg = Config(n_layers=a.layers, dropout=a.dropout, tuned_encoder_layers=a.tune_encoder,
-                     out_vocab=D.output_vocab(D.build_dataset(root, include_heldout=a.include_heldout)), style_tokens=a.style != "none", bos=SOCRATIC_BOS if a.style == "socratic" else BOS)
+                     out_vocab=D.output_vocab(D.build_dataset(root, include_heldout=a.include_heldout) + teacher), style_tokens=a.style != "none", bos=SOCRATIC_BOS if a.style == "socratic" else BOS)
     model = build(cfg, bert=bert, with_encoder=True, seed=a.seed)
     if a.init:
         load_weights(model, Path(a.init))

@@ -52,6 +52,32 @@ def test_feedback_records(tmp_path):
         D.load_feedback(bad)
 
 
+def test_teacher_records_are_rewarded_by_answer_correctness_and_a_torn_line_is_skipped(tmp_path, capsys):
+    f = tmp_path / "teacher.jsonl"
+    recs = [{"question": "Ann has 3 pens and 4 more. How many pens?", "answers": ["How many pens at first?", "How many in all?"],
+             "rewards": {"answer_correctness": 1, "usefulness": [1.0, 0.0]}, "meta": {"source": "teacher"}},
+            {"question": "Bo reads 5 pages a day. How many in 3 days?", "answers": ["How many pages?"],
+             "rewards": {"answer_correctness": 0, "usefulness": [1.0]}, "meta": {"source": "teacher"}}]
+    f.write_text("\n".join(json.dumps(r) for r in recs) + '\n{"question": "Cy has')  # an interrupted run's last line
+    ex = D.load_teacher_data(f)
+    assert [(e.kind, e.reward) for e in ex] == [("teacher", 1.0), ("teacher", 0.0)]  # usefulness does not lower it
+    assert "skipped 1 line(s) that are not JSON (line 3)" in capsys.readouterr().err
+
+
+def test_sets_for_benchmark_problems_are_dropped():
+    test = D.read_jsonl(ROOT / "gsm8k" / "test.jsonl")
+    train = D.read_jsonl(ROOT / "gsm8k" / "train.jsonl")
+
+    def teacher(problem):
+        return D.Example(problem, ["How many?"], "teacher", 1.0)
+    evaluation = teacher("  " + test[700]["question"].upper().replace(" ", "\n  "))  # pasted: other case and spacing
+    examples = [teacher(train[0]["question"]), teacher(test[10]["question"]), teacher(test[250]["question"]), evaluation]
+    kept, dropped = D.without_benchmark_problems(examples, ROOT)
+    assert (kept, dropped) == (examples[:2], 2)  # the evaluation and held-out problems go
+    kept, dropped = D.without_benchmark_problems(examples, ROOT, include_heldout=True)
+    assert (kept, dropped) == (examples[:3], 1)  # the evaluation problem always goes
+
+
 def test_source_keeps_the_end():
     long = "word " * 400 + "How many apples?"
     ids = encode_source(long, 64)

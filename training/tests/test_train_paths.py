@@ -7,6 +7,8 @@ from pathlib import Path
 
 import torch
 
+from training.common import data_dir
+
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
 
@@ -129,3 +131,54 @@ def test_feedback_loop_log_export_finetune_onnx_runtime(tmp_path):
     assert result["source"] == "local" and result["device"] == "cpu"
     assert result["model"].startswith("gsm-decomposer@")
     assert isinstance(result["subQuestions"], list)
+
+
+# `npm run teacher-data` (compiled by `tsc` to out/) against the scripted OpenAI-compatible server of the
+# TypeScript tests: every set is "Q1 ... Q2 ..." (the second sample of a problem words Q1 differently),
+# and the teacher always answers 72, right for GSM8K train line 0 (Natalia's clips) and wrong for line 1.
+RUN_TEACHER = r"""
+const [out, input, output] = process.argv.slice(1);
+const { FakeOpenAIServer } = require(`${out}/test/support/fakeOpenAIServer.js`);
+const { runTeacherDataCli } = require(`${out}/src/cli/teacherData.js`);
+const { ANSWER_SYSTEM_PROMPT, DECOMPOSE_SYSTEM_PROMPT } = require(`${out}/src/teacher/prompts.js`);
+const samples = new Map();
+const content = (text) => ({ kind: 'content', content: text });
+(async () => {
+  const server = await FakeOpenAIServer.start();
+  server.whenEmpty((request) => {
+    const messages = request.body.messages;
+    const [system, user] = [messages[0].content, messages[messages.length - 1].content];
+    if (system.startsWith(DECOMPOSE_SYSTEM_PROMPT)) {
+      const n = samples.get(user) ?? 0;
+      samples.set(user, n + 1);
+      return content(`Q1: How many did she have ${n ? 'first' : 'at the start'}?\nQ2: How many in all?`);
+    }
+    return content(system === ANSWER_SYSTEM_PROMPT ? 'A1: 24\nA2: 72\nFinal answer: 72' : 'Q1: yes\nQ2: yes');
+  });
+  const code = await runTeacherDataCli(['--input', input, '--output', output, '--base-url', server.baseURL,
+    '--model', 'fake-teacher', '--sets', '2', '--judges', '1'], { env: {}, out: () => {}, err: () => {} });
+  await server.close();
+  process.exit(code);
+})();
+"""
+
+
+def test_teacher_data_from_the_cli_trains_and_benchmark_problems_stay_out(tmp_path):
+    """The model card's next step 1: `npm run teacher-data` on GSM8K problems -> `train --teacher-data`.
+    The teacher was also given an evaluation-split problem; its sets must not be trained on."""
+    out_js = ROOT / "out"
+    assert (out_js / "src" / "cli" / "main.js").exists(), "compile the TypeScript first: npm run compile"
+    gsm8k = data_dir() / "gsm8k"
+    lines = (gsm8k / "train.jsonl").read_text().splitlines()[:2] + (gsm8k / "test.jsonl").read_text().splitlines()[700:701]
+    problems, sets = tmp_path / "problems.jsonl", tmp_path / "teacher.jsonl"
+    problems.write_text("\n".join(lines) + "\n")
+    subprocess.run(["node", "-e", RUN_TEACHER, str(out_js), str(problems), str(sets)], check=True, timeout=120)
+    records = [json.loads(line) for line in sets.read_text().splitlines()]
+    assert len(records) == 6 and [r["rewards"]["answer_correctness"] for r in records].count(1) == 2
+
+    r = subprocess.run([sys.executable, "-m", "training.train", "--tiny", "--no-export", "--teacher-data", str(sets),
+                        "--out", str(tmp_path / "run")], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "teacher data: 2 set(s) dropped: their problems are GSM8K test problems" in r.stdout
+    assert "teacher data: 4 sets for 2 problems (2 answer-correct without a repeat) added" in r.stdout
+    assert "'teacher': 2}" in r.stdout  # Filtered BC trains on the two sets the teacher answered right with
