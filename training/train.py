@@ -116,8 +116,9 @@ def select(examples: list[D.Example], method: str, llm_weight: float, beta: floa
     # A problem's teacher sets share one set's weight: with several per problem (`npm run teacher-data
     # --sets`, 3 by default) the teacher's style then weighs what the problem's socratic set does,
     # as the target weighs the two styles equally.
+    # A weight of 0 (--llm-weight 0) leaves a kind out instead of spending steps on it.
     per_problem = Counter(e.problem for e, _ in out if e.kind == "teacher")
-    return [(e, w / per_problem[e.problem] if e.kind == "teacher" else w) for e, w in out]
+    return [(e, w / per_problem[e.problem] if e.kind == "teacher" else w) for e, w in out if w > 0]
 
 
 def start_id(cfg: Config, kind: str) -> int:
@@ -351,14 +352,15 @@ def parse(argv=None):
     ap.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                     help="score, keep and export an exponential moving average of the weights, updated every step "
                          "with this decay (0: the raw weights; 0.998 averages over roughly the last 500 steps)")
-    ap.add_argument("--llm-weight", type=float, default=3.0)
+    ap.add_argument("--llm-weight", type=float, default=3.0,
+                    help="weight of the LLM's own sets against a socratic set's (0: leave them out)")
     ap.add_argument("--kto-beta", type=float, default=0.1,
                     help="kto: scale of the log-ratio in the value function (TRL's default)")
     ap.add_argument("--kto-sft", type=float, default=0.0, metavar="ALPHA",
                     help="kto: add ALPHA x Filtered BC's loss on the desirable sets (0: pure KTO)")
     ap.add_argument("--compact-reward", type=float, default=0.75,
                     help="fbc: minimum reward (answerers right) for the paper's compact decomposers' sets; "
-                         "0 keeps every one without a repeat, as extra LLM-style text")
+                         "0 keeps every one without a repeat, as extra LLM-style text; above 1 keeps none")
     ap.add_argument("--solutions", type=float, metavar="FRACTION",
                     help="auxiliary target: each epoch, GSM8K's worked solutions of this random fraction of "
                          "the train problems, from their own start id (0: none; default: 0.5, the recipe; "

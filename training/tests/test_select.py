@@ -29,3 +29,9 @@ def test_a_problems_teacher_sets_share_one_sets_weight_and_fbc_keeps_the_correct
     assert sorted(fbc) == [("a", "socratic", 1.0), ("a", "teacher", 0.5), ("a", "teacher", 0.5), ("b", "teacher", 1.0)]
     bc = [w for e, w in select(examples, "bc", 3.0) if e.problem == "a" and e.kind == "teacher"]
     assert bc == [1 / 3] * 3  # BC keeps the wrong one too
+
+
+def test_a_weight_of_zero_leaves_the_llm_sets_out():
+    examples = [ex("llm", 1.0, problem="a"), ex("llm_eval", 1.0, problem="b"), ex("socratic", 1.0, problem="c")]
+    assert [e.kind for e, _ in select(examples, "fbc", 0.0)] == ["socratic"]
+    assert [e.kind for e, _ in select(examples, "awbc", 0.0)] == ["socratic"]
