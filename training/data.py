@@ -183,7 +183,10 @@ def load_records(path: Path, kind: str) -> list[Example]:
         raise SystemExit(f"{kind} file not found: {path}")
     text = path.read_text(encoding="utf-8").strip()
     if text.startswith("["):  # `feedback export` writes one JSON array
-        rows = list(enumerate(json.loads(text), 1))
+        try:
+            rows = list(enumerate(json.loads(text), 1))
+        except json.JSONDecodeError as exc:
+            raise SystemExit(f"{path}: not a JSON array of training records ({exc})") from exc
     else:
         rows, corrupt = [], []
         for n, line in enumerate(text.splitlines(), 1):

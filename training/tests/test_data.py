@@ -48,8 +48,12 @@ def test_feedback_records(tmp_path):
     assert [e.reward for e in ex] == [1.0, 0.0]
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"question": "q"}))
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit, match="record 1 is not in the training format"):
         D.load_feedback(bad)
+    torn = tmp_path / "torn.json"  # `feedback export` writes one array; a cut-off copy is not JSON
+    torn.write_text(json.dumps(recs)[:-10])
+    with pytest.raises(SystemExit, match="not a JSON array of training records"):
+        D.load_feedback(torn)
 
 
 def test_teacher_records_are_rewarded_by_answer_correctness_and_a_torn_line_is_skipped(tmp_path, capsys):
