@@ -228,11 +228,6 @@ def load_teacher_data(path: Path) -> list[Example]:
     return load_records(path, "teacher")
 
 
-def squash(text: str) -> str:
-    """A problem's text for comparison: lower case, runs of white space as one space."""
-    return " ".join(text.lower().split())
-
-
 def without_benchmark_problems(examples: list[Example], root: Path,
                                include_heldout: bool = False) -> tuple[list[Example], int]:
     """Drops sets whose problem is a GSM8K test problem a run must not train on: the evaluation split
@@ -240,8 +235,8 @@ def without_benchmark_problems(examples: list[Example], root: Path,
     problems and a teacher run may be fed them; training on them would make the reported scores
     meaningless. Returns the kept sets and how many were dropped."""
     test = read_jsonl(Path(root) / "gsm8k" / "test.jsonl")
-    banned = {squash(r["question"]) for r in test[CAL_END if include_heldout else CAL_TRAIN_END:]}
-    kept = [e for e in examples if squash(e.problem) not in banned]
+    banned = {normalize_question(r["question"]) for r in test[CAL_END if include_heldout else CAL_TRAIN_END:]}
+    kept = [e for e in examples if normalize_question(e.problem) not in banned]
     return kept, len(examples) - len(kept)
 
 

@@ -115,8 +115,8 @@ def select(examples: list[D.Example], method: str, llm_weight: float, beta: floa
         raise SystemExit(f"unknown --method {method}")
     # A problem's teacher sets share one set's weight: with several per problem (`npm run teacher-data
     # --sets`, 3 by default) the teacher's style then weighs what the problem's socratic set does,
-    # as the target weighs the two styles equally.
-    # A weight of 0 (--llm-weight 0) leaves a kind out instead of spending steps on it.
+    # as the target weighs the two styles equally. A weight of 0 (--llm-weight 0) leaves a kind out
+    # instead of spending steps on it.
     per_problem = Counter(e.problem for e, _ in out if e.kind == "teacher")
     return [(e, w / per_problem[e.problem] if e.kind == "teacher" else w) for e, w in out if w > 0]
 
